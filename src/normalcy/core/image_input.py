@@ -1,0 +1,237 @@
+"""Validation of image input: a folder, paths, PIL images or arrays, read lazily in batches.
+
+Accepted: a folder (its image files, sorted by name), a single file, a list of paths or
+PIL images or (H, W[, C]) arrays, or an array (N, H, W[, C]) of uint8, uint16 or float in
+[0, 1]. Grayscale becomes 3 channels; an alpha channel is dropped.
+
+Mixed sizes policy: every image is brought to one *output size*, the resolution of the
+anomaly maps. It is the common size when all images agree; otherwise, with
+``on_mixed_sizes="resize"`` (default) the size of the first image, resized bilinearly; with
+``on_mixed_sizes="error"`` an ``InputError``. An explicit ``size=(H, W)`` overrides both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+MIN_IMAGE_SIDE = 8
+MIXED_SIZE_POLICIES = ("resize", "error")
+
+
+def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
+    """uint8/uint16 → [0, 1]; floats must already lie in [0, 1]; anything else is rejected."""
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{what} contains NaN or infinite pixel values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -1e-6 or hi > 1.0 + 1e-6:
+            raise InputError(
+                f"{what} is float with values in [{lo:.3g}, {hi:.3g}]; expected floats in [0, 1] "
+                "(or uint8 0-255)"
+            )
+        return np.clip(arr, 0.0, 1.0).astype(np.float32)
+    raise InputError(
+        f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]"
+    )
+
+
+def _to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise InputError(
+            f"{what} has shape {arr.shape}; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+        )
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"{what} is {h}x{w} pixels; images must be at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+        )
+    return arr
+
+
+def resize_image(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of an (H, W, C) float32 image to ``size`` = (H, W)."""
+    if img.shape[:2] == tuple(size):
+        return img
+    from PIL import Image
+
+    h, w = size
+    channels = [
+        np.asarray(Image.fromarray(img[:, :, c], mode="F").resize((w, h), Image.BILINEAR))
+        for c in range(img.shape[2])
+    ]
+    return np.stack(channels, axis=2).astype(np.float32)
+
+
+class ImageSource(Sequence):
+    """A validated, lazily read collection of images. ``source[i]`` is (H, W, 3) float32."""
+
+    def __init__(self, items: list[Any], names: list[str], sizes: list[tuple[int, int]]):
+        self._items = items
+        self.names = names
+        self.sizes = sizes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        item = self._items[i]
+        if isinstance(item, np.ndarray):
+            return item
+        return _read_file(item) if isinstance(item, Path) else _from_pil(item, self.names[i])
+
+    def output_size(self, on_mixed_sizes: str = "resize") -> tuple[int, int]:
+        """The size every image (and map) is brought to, by the policy in the module doc."""
+        if on_mixed_sizes not in MIXED_SIZE_POLICIES:
+            raise InputError(
+                f"on_mixed_sizes must be one of {MIXED_SIZE_POLICIES}, got {on_mixed_sizes!r}"
+            )
+        distinct = sorted(set(self.sizes))
+        if len(distinct) > 1 and on_mixed_sizes == "error":
+            raise InputError(
+                f"images have {len(distinct)} different sizes (e.g. {distinct[:3]}); expected one "
+                "size, or pass on_mixed_sizes='resize' to resize all to the first image's size"
+            )
+        return self.sizes[0]
+
+    def batches(
+        self, batch_size: int, size: tuple[int, int]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (indices, array (b, H, W, 3) float32) with every image resized to ``size``."""
+        for start in range(0, len(self), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(self)))
+            yield idx, np.stack([resize_image(self[int(i)], size) for i in idx])
+
+    def load_all(self, size: tuple[int, int]) -> np.ndarray:
+        """Every image resized to ``size`` as one (N, H, W, 3) float32 array."""
+        return np.stack([resize_image(self[i], size) for i in range(len(self))])
+
+
+def _read_file(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read image file {path}: {exc}") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.dtype in (np.int32, np.int16) and arr.min() >= 0 and arr.max() <= 65535:  # 16-bit PNG
+        arr = arr.astype(np.uint16)
+    return _to_rgb(_array_to_float(arr, f"image file {path}"), f"image file {path}")
+
+
+def _from_pil(im: Any, what: str) -> np.ndarray:
+    arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB", "I;16") else im)
+    return _to_rgb(_array_to_float(arr, what), what)
+
+
+def _probe_file(path: Path) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise InputError(f"image file {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read image file {path}: {exc}") from None
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"image file {path} is {h}x{w} pixels; images must be at least "
+            f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+        )
+    return h, w
+
+
+def list_image_files(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def as_images(X: Any, name: str = "images") -> ImageSource:
+    """Validate image input (see the module doc) and return a lazy ``ImageSource``."""
+    if isinstance(X, ImageSource):
+        return X
+    if isinstance(X, (str, Path)):
+        path = Path(X)
+        if path.is_dir():
+            files = list_image_files(path)
+            if not files:
+                raise InputError(
+                    f"folder {path} holds no image files; expected files ending in {IMAGE_SUFFIXES}"
+                )
+            X = files
+        elif path.exists():
+            X = [path]
+        else:
+            raise InputError(f"{name}: {path} is neither an image file nor a folder")
+    if isinstance(X, np.ndarray):
+        if X.ndim not in (3, 4):
+            raise InputError(
+                f"{name} array has shape {X.shape}; expected (N, H, W) or (N, H, W, C) — "
+                "wrap a single image as X[None]"
+            )
+        if X.shape[0] == 0:
+            raise InputError(f"{name} is empty; expected at least one image")
+        floats = _array_to_float(X, f"{name} array")
+        items = [_to_rgb(floats[i], f"{name}[{i}]") for i in range(X.shape[0])]
+        names = [f"image_{i:05d}" for i in range(len(items))]
+        return ImageSource(items, names, [it.shape[:2] for it in items])
+    try:
+        seq = list(X)
+    except TypeError:
+        raise InputError(
+            f"{name} of type {type(X).__name__} is not accepted; expected a folder, file paths, "
+            "PIL images or an (N, H, W[, C]) array"
+        ) from None
+    if not seq:
+        raise InputError(f"{name} is empty; expected at least one image")
+    items: list[Any] = []
+    names: list[str] = []
+    sizes: list[tuple[int, int]] = []
+    for i, item in enumerate(seq):
+        if isinstance(item, (str, Path)):
+            p = Path(item)
+            sizes.append(_probe_file(p))
+            items.append(p)
+            names.append(p.name)
+        elif isinstance(item, np.ndarray):
+            arr = _to_rgb(_array_to_float(item, f"{name}[{i}]"), f"{name}[{i}]")
+            items.append(arr)
+            names.append(f"image_{i:05d}")
+            sizes.append(arr.shape[:2])
+        elif hasattr(item, "convert") and hasattr(item, "size"):  # PIL image
+            w, h = item.size
+            if min(h, w) < MIN_IMAGE_SIDE:
+                raise InputError(
+                    f"{name}[{i}] is {h}x{w} pixels; images must be at least "
+                    f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+                )
+            items.append(item)
+            names.append(f"image_{i:05d}")
+            sizes.append((h, w))
+        else:
+            raise InputError(
+                f"{name}[{i}] is a {type(item).__name__}; expected a file path, a PIL image or an "
+                "(H, W[, C]) array"
+            )
+    return ImageSource(items, names, sizes)

@@ -1,0 +1,6 @@
+"""Pictures people would rather look at than tables: heat maps, timelines, ROC curves, reports."""
+
+from .html import HtmlReport
+from .plots import heatmap_overlay, roc_figure, score_histogram, series_timeline
+
+__all__ = ["HtmlReport", "heatmap_overlay", "roc_figure", "score_histogram", "series_timeline"]

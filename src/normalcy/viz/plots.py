@@ -1,0 +1,124 @@
+"""Matplotlib figures and overlays used by the demo, the benchmarks and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_histogram(
+    normal_scores: np.ndarray,
+    anomalous_scores: np.ndarray | None = None,
+    threshold: float | None = None,
+    title: str = "",
+):
+    """Overlaid histograms of normal and anomalous scores, with the threshold if given."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    all_scores = np.concatenate([normal_scores, anomalous_scores if anomalous_scores is not None else []])
+    bins = np.histogram_bin_edges(all_scores, bins=40)
+    ax.hist(normal_scores, bins=bins, alpha=0.6, label="normal", color="tab:blue")
+    if anomalous_scores is not None and len(anomalous_scores):
+        ax.hist(anomalous_scores, bins=bins, alpha=0.6, label="anomalous", color="tab:red")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", label="threshold")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def roc_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str = "ROC"):
+    """ROC curves, one per (label, y_true, y_score); the legend shows each AUROC."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4))
+    for label, y_true, y_score in curves:
+        y_true = np.asarray(y_true).astype(bool)
+        if y_true.all() or not y_true.any():
+            continue
+        fpr, tpr, _ = roc_curve(y_true, y_score)
+        ax.plot(fpr, tpr, label=f"{label} ({roc_auc_score(y_true, y_score):.3f})")
+    ax.plot([0, 1], [0, 1], color="0.7", linestyle=":")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_overlay(
+    image: np.ndarray,
+    anomaly_map: np.ndarray,
+    mask: np.ndarray | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """An (H, W, 3) uint8 picture: the image, the anomaly map in a jet colour map on top,
+    and the ground-truth mask outline in green when given."""
+    import matplotlib
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    if img.max() > 1.0:
+        img = img / 255.0
+    amap = np.asarray(anomaly_map, dtype=np.float32)
+    lo = float(amap.min()) if vmin is None else vmin
+    hi = float(amap.max()) if vmax is None else vmax
+    norm = np.clip((amap - lo) / (hi - lo + 1e-12), 0, 1)
+    heat = matplotlib.colormaps["jet"](norm)[:, :, :3]
+    out = (1 - alpha) * img + alpha * heat
+    if mask is not None:
+        m = np.asarray(mask).astype(bool)
+        edge = m & ~(
+            np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)
+        )
+        out[edge] = (0.0, 1.0, 0.0)
+    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+def series_timeline(
+    values: np.ndarray,
+    scores: np.ndarray,
+    windows: Sequence[tuple[int, int]] = (),
+    threshold: float | None = None,
+    title: str = "",
+    x: np.ndarray | None = None,
+):
+    """Two stacked panels: the series (all channels) and its anomaly score, with labelled
+    anomaly windows (inclusive index ranges) shaded red on both."""
+    plt = _pyplot()
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    t = np.arange(values.shape[0]) if x is None else np.asarray(x)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 4), sharex=True)
+    for c in range(min(values.shape[1], 8)):
+        ax1.plot(t, values[:, c], linewidth=0.7)
+    ax2.plot(t, scores, color="tab:purple", linewidth=0.8)
+    if threshold is not None:
+        ax2.axhline(threshold, color="k", linestyle="--", linewidth=0.8)
+    for start, end in windows:
+        for ax in (ax1, ax2):
+            ax.axvspan(t[max(start, 0)], t[min(end, len(t) - 1)], color="tab:red", alpha=0.2)
+    ax1.set_ylabel("value")
+    ax2.set_ylabel("score")
+    ax1.set_title(title)
+    fig.tight_layout()
+    return fig
