@@ -1,10 +1,10 @@
 """normalcy: learn what normal looks like, then score, flag and localise what deviates.
 
-    import normalcy as nc
-    det = nc.create("iforest").fit(X_normal)
-    det.calibrate(X_holdout, fpr=0.01)
-    res = det.score(X_new)        # res.scores, res.labels, res.maps
-    det.save("model.normalcy"); det = nc.load("model.normalcy")
+import normalcy as nc
+det = nc.create("iforest").fit(X_normal)
+det.calibrate(X_holdout, fpr=0.01)
+res = det.score(X_new)        # res.scores, res.labels, res.maps
+det.save("model.normalcy"); det = nc.load("model.normalcy")
 """
 
 from importlib import import_module

@@ -32,6 +32,8 @@ class Detector:
     name: ClassVar[str] = ""
     info: ClassVar[DetectorInfo]
     modality: ClassVar[str] = ""
+    # Small, fast settings for smoke tests and the demo (e.g. fewer epochs); not defaults.
+    quick_params: ClassVar[dict[str, Any]] = {}
 
     threshold: Threshold | None = None
 

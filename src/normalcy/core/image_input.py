@@ -41,9 +41,7 @@ def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
                 "(or uint8 0-255)"
             )
         return np.clip(arr, 0.0, 1.0).astype(np.float32)
-    raise InputError(
-        f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]"
-    )
+    raise InputError(f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
 
 
 def _to_rgb(arr: np.ndarray, what: str) -> np.ndarray:

@@ -125,9 +125,11 @@ def get_class(name: str) -> type:
         known = ", ".join(sorted(_REGISTRY))
         hint = ""
         if _FAMILY_ERRORS:
-            hint = " (some families could not be imported: " + "; ".join(
-                f"{k}: {v}" for k, v in _FAMILY_ERRORS.items()
-            ) + ")"
+            hint = (
+                " (some families could not be imported: "
+                + "; ".join(f"{k}: {v}" for k, v in _FAMILY_ERRORS.items())
+                + ")"
+            )
         raise UnknownDetectorError(
             f"no detector named {name!r}; registered detectors are: {known}{hint}"
         ) from None

@@ -95,9 +95,7 @@ def as_series(
     if values.ndim == 1:
         values = values[:, None]
     if values.ndim != 2:
-        raise InputError(
-            f"{name} must be 1-D (T,) or 2-D (T, channels), got shape {values.shape}"
-        )
+        raise InputError(f"{name} must be 1-D (T,) or 2-D (T, channels), got shape {values.shape}")
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise InputError(f"{name} is empty (shape {values.shape})")
     if values.shape[0] < min_length:

@@ -70,7 +70,9 @@ def as_tabular(
             + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else "")
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {arr.shape}); expected at least one row and column")
+        raise InputError(
+            f"{name} is empty (shape {arr.shape}); expected at least one row and column"
+        )
     if arr.shape[0] < min_samples:
         raise InputError(f"{name} has {arr.shape[0]} rows; at least {min_samples} are needed")
     finite = np.isfinite(arr)

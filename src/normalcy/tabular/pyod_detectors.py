@@ -23,17 +23,72 @@ from ..core.registry import register
 
 # name, "module:Class", paper, year
 PYOD_DETECTORS: list[tuple[str, str, str, int]] = [
-    ("iforest", "pyod.models.iforest:IForest", "Liu, Ting & Zhou. Isolation Forest. ICDM 2008", 2008),
-    ("ecod", "pyod.models.ecod:ECOD", "Li et al. ECOD: Unsupervised Outlier Detection Using Empirical Cumulative Distribution Functions. TKDE 2022", 2022),
-    ("copod", "pyod.models.copod:COPOD", "Li et al. COPOD: Copula-Based Outlier Detection. ICDM 2020", 2020),
-    ("hbos", "pyod.models.hbos:HBOS", "Goldstein & Dengel. Histogram-based Outlier Score (HBOS). KI 2012", 2012),
-    ("knn", "pyod.models.knn:KNN", "Ramaswamy, Rastogi & Shim. Efficient Algorithms for Mining Outliers from Large Data Sets. SIGMOD 2000", 2000),
-    ("lof", "pyod.models.lof:LOF", "Breunig et al. LOF: Identifying Density-Based Local Outliers. SIGMOD 2000", 2000),
-    ("pca", "pyod.models.pca:PCA", "Shyu et al. A Novel Anomaly Detection Scheme Based on Principal Component Classifier. ICDM Workshops 2003", 2003),
-    ("ocsvm", "pyod.models.ocsvm:OCSVM", "Schölkopf et al. Estimating the Support of a High-Dimensional Distribution. Neural Computation 2001", 2001),
-    ("mcd", "pyod.models.mcd:MCD", "Rousseeuw & Van Driessen. A Fast Algorithm for the Minimum Covariance Determinant Estimator. Technometrics 1999", 1999),
-    ("loda", "pyod.models.loda:LODA", "Pevný. Loda: Lightweight On-line Detector of Anomalies. Machine Learning 2016", 2016),
-    ("cblof", "pyod.models.cblof:CBLOF", "He, Xu & Deng. Discovering Cluster-Based Local Outliers. Pattern Recognition Letters 2003", 2003),
+    (
+        "iforest",
+        "pyod.models.iforest:IForest",
+        "Liu, Ting & Zhou. Isolation Forest. ICDM 2008",
+        2008,
+    ),
+    (
+        "ecod",
+        "pyod.models.ecod:ECOD",
+        "Li et al. ECOD: Unsupervised Outlier Detection Using Empirical Cumulative Distribution Functions. TKDE 2022",
+        2022,
+    ),
+    (
+        "copod",
+        "pyod.models.copod:COPOD",
+        "Li et al. COPOD: Copula-Based Outlier Detection. ICDM 2020",
+        2020,
+    ),
+    (
+        "hbos",
+        "pyod.models.hbos:HBOS",
+        "Goldstein & Dengel. Histogram-based Outlier Score (HBOS). KI 2012",
+        2012,
+    ),
+    (
+        "knn",
+        "pyod.models.knn:KNN",
+        "Ramaswamy, Rastogi & Shim. Efficient Algorithms for Mining Outliers from Large Data Sets. SIGMOD 2000",
+        2000,
+    ),
+    (
+        "lof",
+        "pyod.models.lof:LOF",
+        "Breunig et al. LOF: Identifying Density-Based Local Outliers. SIGMOD 2000",
+        2000,
+    ),
+    (
+        "pca",
+        "pyod.models.pca:PCA",
+        "Shyu et al. A Novel Anomaly Detection Scheme Based on Principal Component Classifier. ICDM Workshops 2003",
+        2003,
+    ),
+    (
+        "ocsvm",
+        "pyod.models.ocsvm:OCSVM",
+        "Schölkopf et al. Estimating the Support of a High-Dimensional Distribution. Neural Computation 2001",
+        2001,
+    ),
+    (
+        "mcd",
+        "pyod.models.mcd:MCD",
+        "Rousseeuw & Van Driessen. A Fast Algorithm for the Minimum Covariance Determinant Estimator. Technometrics 1999",
+        1999,
+    ),
+    (
+        "loda",
+        "pyod.models.loda:LODA",
+        "Pevný. Loda: Lightweight On-line Detector of Anomalies. Machine Learning 2016",
+        2016,
+    ),
+    (
+        "cblof",
+        "pyod.models.cblof:CBLOF",
+        "He, Xu & Deng. Discovering Cluster-Based Local Outliers. Pattern Recognition Letters 2003",
+        2003,
+    ),
 ]
 
 # Parameters of the PyOD estimators that normalcy sets itself.
@@ -91,7 +146,9 @@ class PyODDetector(TabularDetector):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             scores = np.asarray(self.model_.decision_function(X[:, self.keep_columns_]), float)
-        scores = np.nan_to_num(scores, nan=0.0, posinf=np.finfo(float).max / 4, neginf=-np.finfo(float).max / 4)
+        scores = np.nan_to_num(
+            scores, nan=0.0, posinf=np.finfo(float).max / 4, neginf=-np.finfo(float).max / 4
+        )
         if off_constant.any():
             span = float(np.ptp(scores)) or 1.0
             scores = scores + span * (off_constant > 0) + off_constant

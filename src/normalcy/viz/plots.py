@@ -25,7 +25,9 @@ def score_histogram(
     """Overlaid histograms of normal and anomalous scores, with the threshold if given."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3))
-    all_scores = np.concatenate([normal_scores, anomalous_scores if anomalous_scores is not None else []])
+    all_scores = np.concatenate(
+        [normal_scores, anomalous_scores if anomalous_scores is not None else []]
+    )
     bins = np.histogram_bin_edges(all_scores, bins=40)
     ax.hist(normal_scores, bins=bins, alpha=0.6, label="normal", color="tab:blue")
     if anomalous_scores is not None and len(anomalous_scores):
@@ -86,9 +88,7 @@ def heatmap_overlay(
     out = (1 - alpha) * img + alpha * heat
     if mask is not None:
         m = np.asarray(mask).astype(bool)
-        edge = m & ~(
-            np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)
-        )
+        edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
         out[edge] = (0.0, 1.0, 0.0)
     return (np.clip(out, 0, 1) * 255).astype(np.uint8)
 
