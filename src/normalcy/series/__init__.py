@@ -1,1 +1,25 @@
-"""series"""
+"""Time-series detectors and their shared machinery.
+
+Machinery: ``windows`` (sliding windows, the window-length rule, window-to-point score
+spreading), ``normalise`` (normalisation fitted on normal history only), ``windowed`` (the
+base of window-scoring detectors) and ``streaming`` (``learn_one`` / ``score_one`` /
+``partial_fit`` and a ring buffer). Importing this package registers its detectors.
+"""
+
+from . import mp_discord, sub_pca, windowed_tabular  # noqa: F401  (registers detectors)
+from .mp_discord import MatrixProfileDiscord
+from .streaming import StreamingMixin, WindowBuffer
+from .sub_pca import SubPCA
+from .windowed import WindowedDetector
+from .windowed_tabular import SubIForest, SubKNN, WindowedTabularDetector
+
+__all__ = [
+    "MatrixProfileDiscord",
+    "StreamingMixin",
+    "SubIForest",
+    "SubKNN",
+    "SubPCA",
+    "WindowBuffer",
+    "WindowedDetector",
+    "WindowedTabularDetector",
+]

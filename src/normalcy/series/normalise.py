@@ -1,0 +1,111 @@
+"""Normalisation of series, fitted on normal history only.
+
+``Normaliser`` learns per-channel centre and scale from the training (normal) history and
+applies exactly those to every later series, so a level shift in the scored data stays a
+level shift instead of being normalised away. ``znorm_rows`` z-normalises each window on its
+own (shape-based comparison, as in the matrix profile). ``causal_standardise`` turns a raw
+score stream into one comparable across series using only the past of each step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import InputError, NotFittedError
+
+NORMALISE_METHODS = ("zscore", "robust", "minmax", "none")
+_EPS = 1e-12
+
+
+class Normaliser:
+    """Per-channel affine scaling ``(x - centre) / scale`` fitted on normal data.
+
+    Parameters
+    ----------
+    method:
+        ``"zscore"`` (mean, standard deviation), ``"robust"`` (median, interquartile range
+        / 1.349), ``"minmax"`` (minimum, range) or ``"none"``. A channel that is constant in
+        the training data gets scale 1 (its deviations keep their raw size).
+    """
+
+    def __init__(self, method: str = "zscore"):
+        if method not in NORMALISE_METHODS:
+            raise InputError(f"normalise must be one of {NORMALISE_METHODS}, got {method!r}")
+        self.method = method
+
+    def fit(self, values: np.ndarray) -> Normaliser:
+        x = np.asarray(values, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[:, None]
+        if self.method == "zscore":
+            centre, scale = x.mean(axis=0), x.std(axis=0)
+        elif self.method == "robust":
+            q1, centre, q3 = np.percentile(x, [25, 50, 75], axis=0)
+            scale = (q3 - q1) / 1.349
+            scale = np.where(scale > _EPS, scale, x.std(axis=0))
+        elif self.method == "minmax":
+            centre, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+        else:
+            centre, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+        self.centre_ = np.asarray(centre, dtype=np.float64)
+        self.scale_ = np.where(scale > _EPS, scale, 1.0).astype(np.float64)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "centre_"):
+            raise NotFittedError("Normaliser is not fitted; call fit(normal_history) first")
+        x = np.asarray(values, dtype=np.float64)
+        squeeze = x.ndim == 1
+        out = (x.reshape(x.shape[0], -1) - self.centre_) / self.scale_
+        return out[:, 0] if squeeze else out
+
+    def fit_transform(self, values: np.ndarray) -> np.ndarray:
+        return self.fit(values).transform(values)
+
+    def get_state(self, prefix: str = "norm_") -> dict[str, np.ndarray]:
+        """Fitted arrays for a model file (keys carry ``prefix``)."""
+        return {f"{prefix}centre": self.centre_, f"{prefix}scale": self.scale_}
+
+    @classmethod
+    def from_state(
+        cls, method: str, arrays: dict[str, np.ndarray], prefix: str = "norm_"
+    ) -> Normaliser:
+        norm = cls(method)
+        norm.centre_ = np.asarray(arrays[f"{prefix}centre"], dtype=np.float64)
+        norm.scale_ = np.asarray(arrays[f"{prefix}scale"], dtype=np.float64)
+        return norm
+
+
+def znorm_rows(rows: np.ndarray, min_std: float = 1e-8) -> np.ndarray:
+    """Each row minus its mean, divided by its standard deviation (flat rows become 0)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    mu = rows.mean(axis=1, keepdims=True)
+    sd = rows.std(axis=1, keepdims=True)
+    return (rows - mu) / np.where(sd > min_std, sd, 1.0)
+
+
+def causal_standardise(scores: np.ndarray, warmup: int, floor: float = 1e-9) -> np.ndarray:
+    """Standardise a score stream with the past only: step ``t`` becomes
+    ``(s_t - mean(s_0..s_{t-1})) / std(s_0..s_{t-1})``; the first ``warmup`` steps give 0.
+
+    The running statistics use every earlier step, so the output at ``t`` never depends on
+    later data. This makes raw scores from different series comparable enough for one
+    threshold over a corpus (the NAB protocol's single threshold per detector).
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = s.size
+    if n == 0:
+        return s.copy()
+    warmup = max(int(warmup), 2)
+    shifted = s - s[0]  # shift-invariant; keeps the running sums well conditioned
+    csum = np.concatenate([[0.0], np.cumsum(shifted)])
+    csq = np.concatenate([[0.0], np.cumsum(shifted * shifted)])
+    count = np.arange(n, dtype=np.float64)  # number of past steps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = csum[:-1] / np.maximum(count, 1.0)
+        var = csq[:-1] / np.maximum(count, 1.0) - mean**2
+    std = np.sqrt(np.maximum(var, 0.0))
+    spread = max(floor, 1e-6 * float(np.abs(shifted[:warmup]).max()))
+    out = (shifted - mean) / np.maximum(std, spread)
+    out[: min(warmup, n)] = 0.0
+    return out

@@ -1,0 +1,181 @@
+"""Streaming support shared by online series detectors: river's ``learn_one`` /
+``score_one`` plus ``partial_fit``, and a ring buffer holding the latest window.
+
+A streaming detector subclasses ``StreamingMixin`` *before* ``SeriesDetector`` and implements
+
+* ``_learn_one(x)``: update the model with one time step ``x`` (float64 array (C,));
+* ``_score_one(x) -> float``: score one time step given everything learned so far, without
+  learning it;
+* optionally ``_partial_fit(values)`` for a faster batch update (default: ``_learn_one`` per
+  row) and ``_reset_stream()`` to clear stream state when ``fit`` starts over.
+
+Contract (tested for every detector registered with ``streaming=True``):
+
+* ``score_one`` never changes the model; ``learn_one`` never returns a score.
+* Prequential use is "score, then learn" for each step; ``score_stream(X)`` does exactly that
+  (``learn=False`` scores every step against the frozen model).
+* Before the detector can score (nothing learned yet, or a warm-up history still filling:
+  ``_stream_ready()`` is False), ``score_one`` returns 0.0.
+* A point is a number (univariate) or a sequence of C numbers. NaN/inf raise ``InputError``
+  unless ``nan_policy="interpolate"``, in which case the previous value is carried forward
+  (a stream cannot look ahead to interpolate).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.scores import Scores
+from ..core.series_input import as_series
+
+
+class WindowBuffer:
+    """The latest ``size`` points of a stream as one contiguous (size, C) array.
+
+    Each point is written twice (at ``i`` and ``i + size``) so the current window is always a
+    contiguous slice: push is O(C), reading the window copies nothing.
+    """
+
+    def __init__(self, size: int, n_channels: int):
+        self.size = int(size)
+        self.n_channels = int(n_channels)
+        self._buf = np.zeros((2 * self.size, self.n_channels))
+        self._pos = 0
+        self.count = 0
+
+    def push(self, x: np.ndarray) -> None:
+        self._buf[self._pos] = x
+        self._buf[self._pos + self.size] = x
+        self._pos = (self._pos + 1) % self.size
+        self.count += 1
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.size
+
+    def window(self) -> np.ndarray:
+        """The latest ``size`` points, oldest first (a view; copy it to keep it)."""
+        return self._buf[self._pos : self._pos + self.size]
+
+    def window_with(self, x: np.ndarray) -> np.ndarray:
+        """The window that pushing ``x`` would give, without pushing it (a new array)."""
+        out = np.empty((self.size, self.n_channels))
+        out[:-1] = self._buf[self._pos + 1 : self._pos + self.size]
+        out[-1] = x
+        return out
+
+    def get_state(self, prefix: str = "buffer_") -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}window": self.window().copy(),
+            f"{prefix}count": np.array([self.count], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], prefix: str = "buffer_") -> WindowBuffer:
+        window = np.asarray(arrays[f"{prefix}window"], dtype=np.float64)
+        buf = cls(window.shape[0], window.shape[1])
+        buf._buf[: buf.size] = window
+        buf._buf[buf.size :] = window
+        buf.count = int(arrays[f"{prefix}count"][0])
+        return buf
+
+
+class StreamingMixin:
+    """``learn_one`` / ``score_one`` / ``partial_fit`` / ``score_stream`` for series
+    detectors (see the module docstring for the contract)."""
+
+    nan_policy: str = "raise"
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _learn_one(self, x: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score_one(self, x: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _partial_fit(self, values: np.ndarray) -> None:
+        for row in values:
+            self._learn_one(row)
+
+    def _stream_ready(self) -> bool:
+        """Whether the model can score yet (e.g. False while a warm-up history fills)."""
+        return True
+
+    # -- public API -----------------------------------------------------------------------
+    def learn_one(self, x: Any) -> StreamingMixin:
+        """Update the model with one time step (a number, or C numbers)."""
+        point = self._check_point(x)
+        self._learn_one(point)
+        self._last_point_ = point
+        self.is_fitted_ = self._stream_ready()
+        return self
+
+    def score_one(self, x: Any) -> float:
+        """Score of one time step given what was learned so far (the model is unchanged)."""
+        point = self._check_point(x)
+        if not getattr(self, "is_fitted_", False):
+            return 0.0
+        return float(self._score_one(point))
+
+    def partial_fit(self, X: Any) -> StreamingMixin:
+        """Learn a batch of consecutive time steps, (T,) / (T, C) / pandas."""
+        data = as_series(
+            X,
+            min_length=1,
+            n_channels=getattr(self, "n_channels_", None),
+            nan_policy=self.nan_policy,
+            name="partial_fit series",
+        )
+        self.n_channels_ = data.n_channels
+        self._partial_fit(data.values)
+        self._last_point_ = data.values[-1].copy()
+        self.is_fitted_ = self._stream_ready()
+        return self
+
+    def score_stream(self, X: Any, learn: bool = True) -> Scores:
+        """Score a series one step at a time; with ``learn`` each step is learned right after
+        it is scored (prequential), without it the model stays frozen."""
+        data = as_series(
+            X,
+            min_length=1,
+            n_channels=getattr(self, "n_channels_", None),
+            nan_policy=self.nan_policy,
+            name="streamed series",
+        )
+        out = np.empty(data.length)
+        for t, row in enumerate(data.values):
+            out[t] = self.score_one(row)
+            if learn:
+                self.learn_one(row)
+        return Scores(scores=out, index=data.index)
+
+    # -- validation -----------------------------------------------------------------------
+    def _check_point(self, x: Any) -> np.ndarray:
+        try:
+            point = np.asarray(x, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"a stream point must be a number or a sequence of numbers, got {x!r}"
+            ) from None
+        expected = getattr(self, "n_channels_", None)
+        if expected is None:
+            if point.size == 0:
+                raise InputError("a stream point must hold at least one value, got none")
+            self.n_channels_ = point.size
+        elif point.size != expected:
+            raise InputError(
+                f"stream point has {point.size} value(s) but the detector expects {expected} "
+                "(one per channel)"
+            )
+        if not np.all(np.isfinite(point)):
+            last = getattr(self, "_last_point_", None)
+            if self.nan_policy != "interpolate" or last is None:
+                raise InputError(
+                    f"stream point {point.tolist()} holds NaN/inf; pass finite values or use "
+                    "nan_policy='interpolate' (carries the previous value forward)"
+                )
+            point = np.where(np.isfinite(point), point, last)
+        return point

@@ -1,0 +1,119 @@
+"""``WindowedDetector``: the shared frame of series detectors that score sliding windows.
+
+It resolves the window length (``"auto"``: the training data's dominant period, see
+``windows.resolve_window``), fits a ``Normaliser`` on the training history only, cuts
+windows, hands them to the method's ``_fit_windows`` / ``_score_windows``, and spreads the
+window scores back onto time steps (``windows.spread_scores``). Scoring runs in chunks so
+memory stays bounded on long series. A method implements only its window-level parts:
+
+* ``_fit_windows(W)`` with ``W`` (n_windows, window * C) from the normalised training data;
+* ``_score_windows(W) -> (n_windows,)``, higher = more anomalous;
+* ``_get_method_state()`` / ``_set_method_state(arrays, meta)`` for its fitted state.
+
+Shared parameters (each subclass lists them in its constructor): ``window`` (int or
+``"auto"``), ``stride`` (int, or ``"auto"``: the smallest stride scoring at most
+``max_windows`` windows), ``max_windows`` (training windows beyond this are subsampled at an
+even stride), ``normalise`` (``Normaliser`` method), ``spread`` (``"mean"``, ``"max"`` or the
+causal ``"last"``), ``nan_policy`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.base import SeriesDetector
+from ..core.errors import InputError
+from ..core.scores import Scores
+from ..core.series_input import SeriesData
+from .normalise import Normaliser
+from .windows import SPREAD_RULES, resolve_window, sliding_windows, spread_scores, window_starts
+
+MIN_AUTO_WINDOW = 8
+_CHUNK = 16_384  # windows scored per chunk
+
+
+class WindowedDetector(SeriesDetector):
+    """Base of window-scoring series detectors (see the module docstring)."""
+
+    window: int | str = "auto"
+    stride: int | str = 1
+    max_windows: int = 50_000
+    normalise: str = "zscore"
+    spread: str = "mean"
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _fit_windows(self, W: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score_windows(self, W: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _get_method_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {}, {}
+
+    def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        return None
+
+    # -- shared machinery -----------------------------------------------------------------
+    def min_length(self) -> int:
+        if hasattr(self, "window_"):
+            return int(self.window_)
+        return self.window if isinstance(self.window, int) else MIN_AUTO_WINDOW
+
+    def _check_params(self) -> None:
+        if self.spread not in SPREAD_RULES:
+            raise InputError(f"spread must be one of {SPREAD_RULES}, got {self.spread!r}")
+        if not (self.stride == "auto" or (isinstance(self.stride, int) and self.stride >= 1)):
+            raise InputError(f"stride must be a positive int or 'auto', got {self.stride!r}")
+        if not isinstance(self.max_windows, int) or self.max_windows < 2:
+            raise InputError(f"max_windows must be an int of at least 2, got {self.max_windows!r}")
+
+    def _score_stride(self, length: int) -> int:
+        if self.stride == "auto":
+            n = length - self.window_ + 1
+            return max(1, -(-n // self.max_windows))
+        return int(self.stride)
+
+    def _fit(self, data: SeriesData) -> None:
+        self._check_params()
+        self.normaliser_ = Normaliser(self.normalise).fit(data.values)
+        x = self.normaliser_.transform(data.values)
+        self.window_ = resolve_window(self.window, x)
+        if x.shape[0] < self.window_:
+            raise InputError(
+                f"training series has {x.shape[0]} time steps, fewer than the window length "
+                f"{self.window_}"
+            )
+        n = x.shape[0] - self.window_ + 1
+        stride = max(1, -(-n // self.max_windows))
+        self._fit_windows(sliding_windows(x, self.window_, stride))
+
+    def window_scores(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, scores) of the windows of an already validated (T, C) array."""
+        x = self.normaliser_.transform(values)
+        starts = window_starts(x.shape[0], self.window_, self._score_stride(x.shape[0]))
+        scores = np.empty(starts.size)
+        view = np.lib.stride_tricks.sliding_window_view(x, self.window_, axis=0)
+        for lo in range(0, starts.size, _CHUNK):
+            idx = starts[lo : lo + _CHUNK]
+            W = view[idx].transpose(0, 2, 1).reshape(idx.size, -1)
+            scores[lo : lo + _CHUNK] = self._score_windows(W)
+        return starts, scores
+
+    def _score(self, data: SeriesData) -> Scores:
+        self._check_params()
+        starts, ws = self.window_scores(data.values)
+        ws = np.nan_to_num(ws, nan=0.0, posinf=np.finfo(float).max / 4, neginf=0.0)
+        return Scores(scores=spread_scores(ws, starts, data.length, self.window_, self.spread))
+
+    def _get_state(self):
+        arrays, meta = self._get_method_state()
+        arrays = {**arrays, **self.normaliser_.get_state()}
+        return arrays, {**meta, "window": int(self.window_)}
+
+    def _set_state(self, arrays, meta):
+        self.window_ = int(meta["window"])
+        self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
+        self._set_method_state(arrays, meta)
