@@ -341,9 +341,10 @@ def make_tabular(
     """Correlated Gaussian clusters as normal data; clustered plus scattered outliers.
 
     Normal rows come from three Gaussian clusters with random full covariances. Of the
-    ``round(contamination * n_test)`` outliers, half form one small tight group away from
-    every cluster and the rest are scattered in a wide box, each at Mahalanobis distance
-    beyond the 99.99th percentile of every cluster. Test rows are shuffled.
+    ``round(contamination * n_test)`` outliers, half form one small tight group and the rest
+    are scattered in a wide box; every scattered point and the group's centre lie far from
+    each cluster (Mahalanobis distance) and outside the normal range in at least one
+    feature. Test rows are shuffled.
     """
     if n_train < 2 or n_test < 1:
         raise InputError(f"n_train must be >= 2 and n_test >= 1, got {n_train} and {n_test}")
@@ -354,7 +355,7 @@ def make_tabular(
     rng = np.random.default_rng(seed)
     d = n_features
     n_clusters = 3
-    means = rng.uniform(-4.0, 4.0, (n_clusters, d))
+    means = rng.uniform(-3.0, 3.0, (n_clusters, d))
     factors = []
     for _ in range(n_clusters):
         a = rng.normal(0.0, 1.0, (d, d)) / np.sqrt(d)
@@ -367,35 +368,34 @@ def make_tabular(
         z = rng.standard_normal((n, d))
         return np.stack([means[k] + factors[k] @ z[i] for i, k in enumerate(comp)])
 
-    # Far from every cluster: squared Mahalanobis distance above chi2(d) mean + 6 sd.
+    # An outlier is far from every cluster (squared Mahalanobis distance above the chi2(d)
+    # mean + 6 sd) and outside the normal range (3.5 sd of some cluster) in >= 1 feature.
     cutoff = d + 6.0 * np.sqrt(2.0 * d)
+    sds = np.stack([np.sqrt(np.sum(f**2, axis=1)) for f in factors])
+    lo, hi = (means - 3.5 * sds).min(axis=0), (means + 3.5 * sds).max(axis=0)
 
-    def is_far(x: np.ndarray) -> np.ndarray:
+    def is_outlier(x: np.ndarray) -> np.ndarray:
         d2 = np.stack(
             [
                 np.einsum("ij,jk,ik->i", x - means[k], precisions[k], x - means[k])
                 for k in range(n_clusters)
             ]
         )
-        return d2.min(axis=0) > cutoff
+        return (d2.min(axis=0) > cutoff) & np.any((x < lo) | (x > hi), axis=1)
+
+    def sample_outliers(n: int) -> np.ndarray:
+        found: list[np.ndarray] = []
+        while sum(len(f) for f in found) < n:
+            cand = rng.uniform(lo - 3.0, hi + 3.0, (8 * n + 16, d))
+            found.append(cand[is_outlier(cand)])
+        return np.concatenate(found)[:n]
 
     n_out = int(round(contamination * n_test))
     n_group = n_out // 2
-    n_scatter = n_out - n_group
-    outliers = []
+    outliers = [sample_outliers(n_out - n_group)]
     if n_group:
-        for _ in range(1000):
-            centre = rng.uniform(-7.0, 7.0, d)
-            if is_far(centre[None, :])[0]:
-                break
-        group = centre + rng.normal(0.0, 0.3, (n_group, d))
-        outliers.append(group)
-    scattered: list[np.ndarray] = []
-    while sum(len(s) for s in scattered) < n_scatter:
-        cand = rng.uniform(-9.0, 9.0, (4 * n_scatter + 8, d))
-        scattered.append(cand[is_far(cand)])
-    if n_scatter:
-        outliers.append(np.concatenate(scattered)[:n_scatter])
+        centre = sample_outliers(1)[0]
+        outliers.append(centre + rng.normal(0.0, 0.3, (n_group, d)))
     test_normal = normal_rows(n_test - n_out)
     test = np.concatenate([test_normal, *outliers]) if outliers else test_normal
     labels = np.r_[np.zeros(n_test - n_out), np.ones(n_out)].astype(np.int64)
