@@ -227,6 +227,8 @@ def pixel_cases() -> list[dict]:
         [(60, 20, 20, 3, 1.5), (20, 60, 3, 20, 4.0)],
         [(80, 80, 12, 12, 1.0)],  # undetectable (no gain)
         [(30, 70, 5, 9, 8.0)],
+        [(50, 50, 10, 10, 49.0)],  # found around the FPR bounds
+        [(70, 10, 7, 7, 60.0), (10, 70, 2, 2, 30.0)],
     ]
     masks, maps = _pixels(12, defects, 96, 21, np.float32)
     cases.append({"name": "default_bounds", "masks": masks, "maps": maps, "aupimo": {}})
@@ -235,6 +237,8 @@ def pixel_cases() -> list[dict]:
         [(20, 20, 1, 1, 3.0), (30, 5, 2, 2, 1.2)],
         [(10, 30, 10, 10, 1.3)],
         [(0, 0, 5, 48, 2.0)],
+        [(30, 30, 8, 8, 25.0)],
+        [(36, 2, 5, 5, 60.0)],
     ]
     masks, maps = _pixels(10, defects, 48, 22, np.float32)
     cases.append(

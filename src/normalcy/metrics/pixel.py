@@ -26,6 +26,8 @@ from .ranking import _auroc_sorted
 # ----------------------------------------------------------------------------------------------
 # compiled kernels
 
+_COARSE_BINS = 16384
+
 
 @numba.njit(cache=True, nogil=True)
 def _find(parent: np.ndarray, p: int) -> int:
@@ -90,39 +92,62 @@ def _regions(masks: np.ndarray, maps: np.ndarray, images: np.ndarray):
 
 
 @numba.njit(cache=True, nogil=True)
-def _bin(s: float, lo: float, scale: float, k: int) -> int:
-    """Histogram bin of score s on [lo, hi] with k bins (scale = k / (hi - lo)); -1 below lo."""
+def _coarse_index(s: float, lo: float, hi: float, scale: float, k: int) -> float:
+    """Position of s on [lo, hi] in units of k coarse bins (-1 below lo, k above hi)."""
     if s < lo:
-        return -1
-    b = int((s - lo) * scale)
-    return b if b < k else k - 1
+        return -1.0
+    if s > hi:
+        return float(k)
+    x = (s - lo) * scale
+    return x if x < k else np.nextafter(float(k), 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
-def _normal_pixel_hist(masks: np.ndarray, maps: np.ndarray, lo: float, scale: float, k: int):
-    """Counts of non-defect pixels per bin (index k holds those below lo) and their total."""
-    hist = np.zeros(k + 1, np.int64)
+def _coarse_hist(masks: np.ndarray, maps: np.ndarray, lo: float, hi: float, scale: float, k: int):
+    """Counts of defect-free pixels in k equal-width bins over [lo, hi]."""
+    hist = np.zeros(k, np.int64)
     flat_m = masks.ravel()
     flat_s = maps.ravel()
     for j in range(flat_s.size):
         if not flat_m[j]:
-            b = _bin(flat_s[j], lo, scale, k)
-            hist[k if b < 0 else b] += 1
+            hist[int(_coarse_index(flat_s[j], lo, hi, scale, k))] += 1
     return hist
 
 
 @numba.njit(cache=True, nogil=True)
-def _weighted_hist(scores: np.ndarray, weights: np.ndarray, lo: float, scale: float, k: int):
-    hist = np.zeros(k + 1, np.float64)
-    for j in range(scores.size):
-        b = _bin(scores[j], lo, scale, k)
-        hist[k if b < 0 else b] += weights[j]
-    return hist
+def _fine_index(s, lo, hi, scale, k, c_lo, offset, n_sub) -> int:
+    """Bucket of s: 0 below the swept range, then the fine bins, last above hi."""
+    x = _coarse_index(s, lo, hi, scale, k)
+    c = int(np.floor(x))
+    if c < c_lo:
+        return 0
+    if c >= k:
+        return offset[k - c_lo] + 1
+    sub = int((x - c) * n_sub[c - c_lo])
+    if sub >= n_sub[c - c_lo]:
+        sub = n_sub[c - c_lo] - 1
+    return 1 + offset[c - c_lo] + sub
+
+
+@numba.njit(cache=True, nogil=True)
+def _fine_hists(masks, maps, lo, hi, scale, k, c_lo, offset, n_sub, rscore, rweight):
+    """Defect-free pixel counts and region weights per fine bucket (see _fine_index)."""
+    n_buckets = offset[k - c_lo] + 2
+    normal = np.zeros(n_buckets, np.int64)
+    region = np.zeros(n_buckets, np.float64)
+    flat_m = masks.ravel()
+    flat_s = maps.ravel()
+    for j in range(flat_s.size):
+        if not flat_m[j]:
+            normal[_fine_index(flat_s[j], lo, hi, scale, k, c_lo, offset, n_sub)] += 1
+    for j in range(rscore.size):
+        region[_fine_index(rscore[j], lo, hi, scale, k, c_lo, offset, n_sub)] += rweight[j]
+    return normal, region
 
 
 @numba.njit(cache=True, nogil=True)
 def _image_summary(masks: np.ndarray, maps: np.ndarray):
-    """Per image: has a defect pixel; over all pixels: min and max score."""
+    """Per image: has a defect pixel; over defect-free pixels: min and max score."""
     n = masks.shape[0]
     has = np.zeros(n, np.bool_)
     lo = np.inf
@@ -131,13 +156,14 @@ def _image_summary(masks: np.ndarray, maps: np.ndarray):
         m = masks[i].ravel()
         s = maps[i].ravel()
         for j in range(s.size):
-            v = s[j]
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
             if m[j]:
                 has[i] = True
+            else:
+                v = s[j]
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
     return has, lo, hi
 
 
@@ -260,11 +286,13 @@ def aupro(masks: Any, maps: Any, fpr_limit: float = 0.3, n_thresholds: int = 100
     value at the limit interpolated linearly, as in the MVTec AD evaluation code) is divided by
     ``fpr_limit``, so a perfect map scores 1 and constant maps score ``fpr_limit / 2``.
 
-    Thresholds: a coarse histogram locates the score above which ``fpr_limit`` of the normal
-    pixels lie; ``n_thresholds`` equal-width bins between it and the maximum score form the
-    sweep. When every distinct score falls in its own bin (small or coarsely quantised maps)
-    the result equals the all-thresholds curve exactly; otherwise two pixels sharing a bin are
-    treated as tied, an error of at most half a bin's FPR width.
+    Thresholds: a coarse histogram of the defect-free scores (16,384 bins) locates the score
+    above which ``fpr_limit`` of them lie and how their mass spreads; ``n_thresholds`` fine bins
+    are shared out in proportion to that mass, so each holds about ``fpr_limit /
+    n_thresholds`` of the FPR, and defect pixels above every normal one form a bucket of their
+    own. Pixels sharing a fine bin are treated as tied, which changes the area by at most half
+    a bin's FPR width (about 1.5e-6 by default); when every distinct score has its own bin
+    (small or quantised maps) the result equals the all-thresholds curve exactly.
 
     Empty masks everywhere, or no defect-free pixel, give NaN.
 
@@ -290,7 +318,7 @@ def aupro(masks: Any, maps: Any, fpr_limit: float = 0.3, n_thresholds: int = 100
     if int(n_thresholds) < 2:
         raise ValueError(f"n_thresholds={n_thresholds} must be at least 2")
     m, a = pair_maps(masks, maps)
-    has, gmin, gmax = _image_summary(m, a)
+    has, nlo, nhi = _image_summary(m, a)
     images = np.flatnonzero(has)
     if images.size == 0:
         return undefined("AUPRO", "no mask has a defect pixel")
@@ -301,24 +329,25 @@ def aupro(masks: Any, maps: Any, fpr_limit: float = 0.3, n_thresholds: int = 100
     sizes = np.bincount(region, minlength=n_regions).astype(np.float64)
     weight = 1.0 / (sizes[region] * n_regions)
 
-    # coarse pass: where does the integrated FPR range start?
-    k1 = 4096
-    span = float(gmax) - float(gmin)
-    scale1 = k1 / span if span > 0 else 0.0
-    coarse = _normal_pixel_hist(m, a, float(gmin), scale1, k1)[:k1]
-    from_top = np.cumsum(coarse[::-1])[::-1]  # from_top[b] = normal pixels in bins >= b
-    reach = np.flatnonzero(from_top >= limit * n_normal)
-    b_lo = int(reach[-1]) - 1 if reach.size else 0
-    lo = float(gmin) + span * max(b_lo, 0) / k1 if span > 0 else float(gmin)
-
-    # fine pass
-    k2 = int(n_thresholds)
-    fine_span = float(gmax) - lo
-    scale2 = k2 / fine_span if fine_span > 0 else 0.0
-    normal_hist = _normal_pixel_hist(m, a, lo, scale2, k2)
-    region_hist = _weighted_hist(rscore, weight, lo, scale2, k2)
-    fpr = np.cumsum(normal_hist[k2 - 1 :: -1]) / n_normal
-    pro = np.cumsum(region_hist[k2 - 1 :: -1])
+    # coarse pass over the defect-free scores: where does the integrated FPR range start, and
+    # how is the normal mass spread inside it?
+    lo, hi = float(nlo), float(nhi)
+    k1 = _COARSE_BINS
+    scale = k1 / (hi - lo) if hi > lo else 0.0
+    coarse = _coarse_hist(m, a, lo, hi, scale, k1)
+    from_top = np.cumsum(coarse[::-1])[::-1]  # defect-free pixels in coarse bins >= c
+    c_lo = max(int(np.flatnonzero(from_top >= limit * n_normal)[-1]) - 1, 0)
+    # fine pass: n_thresholds bins shared out in proportion to the mass of each coarse bin, so
+    # every fine bin holds about the same share of the FPR
+    mass = coarse[c_lo:].astype(np.float64)
+    n_sub = np.maximum(np.round(mass / mass.sum() * int(n_thresholds)), 1).astype(np.int64)
+    offset = np.r_[0, np.cumsum(n_sub)].astype(np.int64)
+    normal_hist, region_hist = _fine_hists(
+        m, a, lo, hi, scale, k1, c_lo, offset, n_sub, rscore, weight
+    )
+    # sweep from the top bucket (defect pixels above every normal one) down to the bottom
+    fpr = np.cumsum(normal_hist[::-1]) / n_normal
+    pro = np.cumsum(region_hist[::-1])
     x = np.concatenate(([0.0], np.minimum(fpr, 1.0), [1.0]))
     y = np.concatenate(([0.0], np.minimum(pro, 1.0), [1.0]))
     return _trapezoid_to(x, y, limit) / limit
