@@ -113,7 +113,9 @@ def evaluate(
     others = [w for w in caught if not issubclass(w.category, UndefinedMetricWarning)]
     for w in others:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    nan_keys = [k for k, v in row.items() if isinstance(v, float) and np.isnan(v)]
+    nan_keys = [
+        k for k, v in row.items() if isinstance(v, float) and np.isnan(v) and k != "threshold"
+    ]
     if nan_keys:
         warnings.warn(
             f"undefined for this input (NaN): {', '.join(nan_keys)}", UndefinedMetricWarning, 2
