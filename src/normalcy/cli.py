@@ -11,6 +11,7 @@ import functools
 import importlib
 import json
 import pkgutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
@@ -109,7 +110,9 @@ def read_table(path: Path, *, time_index: bool = True):
     first = str(frame.columns[0])
     if time_index and first.strip().lower() in TIME_COLUMNS:
         try:
-            stamps = pd.to_datetime(frame[first])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+                stamps = pd.to_datetime(frame[first])
         except (ValueError, TypeError) as exc:
             raise InputError(
                 f"column {first!r} of {path} could not be parsed as timestamps ({exc})"
@@ -267,6 +270,10 @@ def score(
     import normalcy as nc
 
     det = nc.load(model)
+    if maps_dir is not None and not (det.modality == "image" and det.info.can_localise):
+        raise InputError(
+            f"--maps-dir needs an image detector that localises; {det.name!r} gives no maps"
+        )
     X = read_data(data, det.modality)
     with console.status(f"scoring {data} with {det.name} ..."):
         res = det.score(X)
@@ -278,10 +285,8 @@ def score(
     flagged = f", {int(res.labels.sum())} flagged as anomalous" if res.labels is not None else ""
     console.print(f"scored {len(res)} samples{flagged}; wrote [bold]{escape(str(path))}[/]")
     if maps_dir is not None:
-        if res.maps is None or det.modality != "image":
-            raise InputError(
-                f"--maps-dir needs an image detector that localises; {det.name!r} gives no maps"
-            )
+        if res.maps is None:
+            raise InputError(f"{det.name!r} returned no anomaly maps; nothing to write")
         n = write_overlays(X, res, Path(maps_dir))
         console.print(f"wrote {n} heat-map overlays to [bold]{escape(str(maps_dir))}[/]")
 
