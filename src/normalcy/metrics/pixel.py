@@ -91,47 +91,51 @@ def _regions(masks: np.ndarray, maps: np.ndarray, images: np.ndarray):
     return region, score, n_regions
 
 
-@numba.njit(cache=True, nogil=True)
-def _coarse_index(s: float, lo: float, hi: float, scale: float, k: int) -> float:
-    """Position of s on [lo, hi] in units of k coarse bins (-1 below lo, k above hi)."""
-    if s < lo:
-        return -1.0
-    if s > hi:
-        return float(k)
-    x = (s - lo) * scale
-    return x if x < k else np.nextafter(float(k), 0.0)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _coarse_bin(s: float, lo: float, scale: float, k: int) -> int:
+    """Coarse bin of a defect-free score s in [lo, hi] (k equal-width bins)."""
+    c = int((s - lo) * scale)
+    return c if c < k else k - 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _coarse_hist(masks: np.ndarray, maps: np.ndarray, lo: float, hi: float, scale: float, k: int):
-    """Counts of defect-free pixels in k equal-width bins over [lo, hi]."""
+def _coarse_hist(masks: np.ndarray, maps: np.ndarray, lo: float, scale: float, k: int):
+    """Counts of defect-free pixels in k equal-width bins over their range [lo, hi]."""
     hist = np.zeros(k, np.int64)
     flat_m = masks.ravel()
     flat_s = maps.ravel()
     for j in range(flat_s.size):
         if not flat_m[j]:
-            hist[int(_coarse_index(flat_s[j], lo, hi, scale, k))] += 1
+            hist[_coarse_bin(flat_s[j], lo, scale, k)] += 1
     return hist
 
 
-@numba.njit(cache=True, nogil=True)
-def _fine_index(s, lo, hi, scale, k, c_lo, offset, n_sub) -> int:
-    """Bucket of s: 0 below the swept range, then the fine bins, last above hi."""
-    x = _coarse_index(s, lo, hi, scale, k)
-    c = int(np.floor(x))
-    if c < c_lo:
-        return 0
-    if c >= k:
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fine_bucket(s, lo, hi, scale, k, c_lo, offset, n_sub) -> int:
+    """0 below the swept range, 1 + fine bin inside it, ``offset[-1] + 1`` above hi.
+
+    Monotone in s, so equal scores share a bucket and order is kept.
+    """
+    if s > hi:
         return offset[k - c_lo] + 1
-    sub = int((x - c) * n_sub[c - c_lo])
-    if sub >= n_sub[c - c_lo]:
-        sub = n_sub[c - c_lo] - 1
+    if s < lo:
+        return 0
+    x = (s - lo) * scale
+    if x < c_lo:
+        return 0
+    c = int(x)
+    if c >= k:
+        c = k - 1
+    ns = n_sub[c - c_lo]
+    sub = int((x - c) * ns)
+    if sub >= ns:
+        sub = ns - 1
     return 1 + offset[c - c_lo] + sub
 
 
 @numba.njit(cache=True, nogil=True)
 def _fine_hists(masks, maps, lo, hi, scale, k, c_lo, offset, n_sub, rscore, rweight):
-    """Defect-free pixel counts and region weights per fine bucket (see _fine_index)."""
+    """Defect-free pixel counts and region weights per bucket (see _fine_bucket)."""
     n_buckets = offset[k - c_lo] + 2
     normal = np.zeros(n_buckets, np.int64)
     region = np.zeros(n_buckets, np.float64)
@@ -139,9 +143,9 @@ def _fine_hists(masks, maps, lo, hi, scale, k, c_lo, offset, n_sub, rscore, rwei
     flat_s = maps.ravel()
     for j in range(flat_s.size):
         if not flat_m[j]:
-            normal[_fine_index(flat_s[j], lo, hi, scale, k, c_lo, offset, n_sub)] += 1
+            normal[_fine_bucket(flat_s[j], lo, hi, scale, k, c_lo, offset, n_sub)] += 1
     for j in range(rscore.size):
-        region[_fine_index(rscore[j], lo, hi, scale, k, c_lo, offset, n_sub)] += rweight[j]
+        region[_fine_bucket(rscore[j], lo, hi, scale, k, c_lo, offset, n_sub)] += rweight[j]
     return normal, region
 
 
@@ -334,7 +338,7 @@ def aupro(masks: Any, maps: Any, fpr_limit: float = 0.3, n_thresholds: int = 100
     lo, hi = float(nlo), float(nhi)
     k1 = _COARSE_BINS
     scale = k1 / (hi - lo) if hi > lo else 0.0
-    coarse = _coarse_hist(m, a, lo, hi, scale, k1)
+    coarse = _coarse_hist(m, a, lo, scale, k1)
     from_top = np.cumsum(coarse[::-1])[::-1]  # defect-free pixels in coarse bins >= c
     c_lo = max(int(np.flatnonzero(from_top >= limit * n_normal)[-1]) - 1, 0)
     # fine pass: n_thresholds bins shared out in proportion to the mass of each coarse bin, so
