@@ -356,29 +356,30 @@ def results_frame(runs: list[Run]):
     return pd.DataFrame(rows)
 
 
-def _print_table(frame: Any, console: Any) -> None:
+def _print_tables(frame: Any, console: Any) -> None:
+    """One table per modality, each with the metrics that modality reports."""
     from rich import box
     from rich.table import Table
 
-    table = Table(
-        title=f"normalcy demo (TPR/FPR: test set, threshold calibrated for FPR {FPR:g})",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
     headers = dict(COLUMNS)
-    table.add_column("modality", no_wrap=True)
-    table.add_column("detector", no_wrap=True)
-    metric_cols = [c for c in frame.columns if c in headers]
-    for col in metric_cols:
-        table.add_column(headers[col], justify="right")
-    table.add_column("time s", justify="right")
-    for _, row in frame.iterrows():
-        cells = [str(row["modality"]), str(row["detector"])]
-        cells += ["–" if np.isnan(row[c]) else f"{row[c]:.3f}" for c in metric_cols]
-        cells.append(f"{row['fit_s'] + row['score_s']:.1f}")
-        table.add_row(*cells)
-    console.print(table)
+    for modality, part in frame.groupby("modality", sort=False):
+        cols = [c for c in frame.columns if c in headers and part[c].notna().any()]
+        table = Table(
+            title=f"{modality} (TPR, FPR: test set at the threshold calibrated for FPR {FPR:g})",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("detector", no_wrap=True)
+        for col in cols:
+            table.add_column(headers[col], justify="right", no_wrap=True)
+        table.add_column("time s", justify="right", no_wrap=True)
+        for _, row in part.iterrows():
+            cells = [str(row["detector"])]
+            cells += ["–" if np.isnan(row[c]) else f"{row[c]:.3f}" for c in cols]
+            cells.append(f"{row['fit_s'] + row['score_s']:.1f}")
+            table.add_row(*cells)
+        console.print(table)
 
 
 def build_report(
@@ -396,11 +397,11 @@ def build_report(
         f"with known anomalies. TPR and FPR are measured on the test set at that threshold. "
         f"Detectors run with their quick settings{' and small data (--quick)' if quick else ''}."
     )
-    report.heading("Results")
-    report.table(frame, float_format="{:.3f}")
     for modality, demo in demos.items():
         report.heading(demo.title[:1].upper() + demo.title[1:])
         report.text(demo.describe())
+        part = frame[frame["modality"] == modality].dropna(axis=1, how="all")
+        report.table(part.drop(columns="modality"), float_format="{:.3f}")
         demo.pictures(report, runs[modality])
     return report
 
@@ -459,7 +460,7 @@ def run_demo(
         progress.update(task, description="drawing the report")
         frame = results_frame([r for rs in runs.values() for r in rs])
         report = build_report(demos, runs, frame, quick=quick)
-    _print_table(frame, console)
+    _print_tables(frame, console)
     elapsed = time.perf_counter() - started
     report.text(f"Generated in {elapsed:.1f} s.", note=True)
     out.mkdir(parents=True, exist_ok=True)

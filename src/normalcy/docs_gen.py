@@ -31,9 +31,10 @@ def _cell(text: str) -> str:
 def detectors_markdown() -> str:
     """Markdown describing every registered detector: overview table, then one entry each."""
     import normalcy as nc
-    from normalcy.core.registry import unavailable_families
+    from normalcy.core.registry import get_class, unavailable_families
 
-    infos = nc.detectors()
+    order = {m: i for i, m in enumerate(MODALITY_TITLES)}
+    infos = sorted(nc.detectors(), key=lambda i: (order.get(i.modality, len(order)), i.name))
     lines = [
         "# Detectors",
         "",
@@ -79,8 +80,12 @@ def detectors_markdown() -> str:
                 f"- **Module:** `{info.module}`",
                 f'- **Create:** `nc.create("{info.name}")`',
             ]
+            quick = getattr(get_class(info.name), "quick_params", {})
+            if quick:
+                settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in quick.items())
+                lines.append(f"- **Quick settings** (demo, smoke tests): {settings}")
             if info.params:
-                lines += ["", "| parameter | default |", "|---|---|"]
+                lines += ["", "| parameter | default (JSON, as `--param` takes it) |", "|---|---|"]
                 lines += [f"| `{k}` | {_cell(_value(v))} |" for k, v in info.params.items()]
     return "\n".join(lines) + "\n"
 
