@@ -196,6 +196,52 @@ def pate_cases() -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------
+# range-based precision / recall (prts)
+
+
+def range_cases() -> list[dict]:
+    """Binary label / decision pairs with events at the edges, overlaps and splits."""
+    cases = []
+    for seed, t_len in ((31, 120), (32, 300), (33, 500)):
+        u = uniform(seed, (4, t_len))
+        y = np.zeros(t_len, np.int64)
+        pred = np.zeros(t_len, np.int64)
+        i = k = 0
+        while i < t_len:  # events of 1-25 points, gaps of 1-20
+            n = 1 + int(u[0, k] * 25)
+            y[i : i + n] = 1
+            i += n + 1 + int(u[1, k] * 20)
+            k += 1
+        j = k = 0
+        while j < t_len:  # flagged runs of 1-12 points, gaps of 1-15
+            n = 1 + int(u[2, k] * 12)
+            pred[j + int(u[3, k] * 5) : j + n] = 1
+            j += n + 1 + int(u[3, k] * 15)
+            k += 1
+        cases.append({"name": f"random_{t_len}", "y_true": y, "y_pred": pred})
+    y = np.zeros(60, np.int64)
+    y[:8] = 1
+    y[20:30] = 1
+    y[55:] = 1
+    pred = np.zeros(60, np.int64)
+    pred[5:12] = 1
+    pred[21:23] = 1
+    pred[25:27] = 1
+    pred[28:35] = 1
+    pred[50:] = 1
+    cases.append({"name": "edges_and_splits", "y_true": y, "y_pred": pred})
+    return cases
+
+
+RANGE_SETTINGS = [
+    {"alpha": a, "cardinality": c, "bias": b}
+    for a in (0.0, 0.5)
+    for c in ("one", "reciprocal")
+    for b in ("flat", "front", "back", "middle")
+]
+
+
+# ----------------------------------------------------------------------------------------------
 # pixels (AUPRO, AUPIMO)
 
 

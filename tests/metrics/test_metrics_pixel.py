@@ -98,6 +98,10 @@ def test_aupro_single_image_2d_and_validation():
     masks = np.array([[1, 1, 0], [0, 0, 0]])
     maps = np.array([[0.9, 0.5, 0.7], [0.1, 0.2, 0.3]])
     assert M.aupro(masks, maps, fpr_limit=1.0) == pytest.approx(0.875)
+    png_style = (masks * 255).astype(np.uint8)  # masks read from 0/255 images
+    assert M.aupro(png_style, maps, fpr_limit=1.0) == pytest.approx(0.875)
+    with pytest.raises(InputError, match="expected only 0"):
+        M.aupro(masks * 2, maps)
     with pytest.raises(InputError, match="NaN"):
         M.aupro(masks, np.where(masks, np.nan, maps))
     with pytest.raises(InputError, match="shape"):

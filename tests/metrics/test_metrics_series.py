@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from oracle_cases import digest, pate_cases
+from oracle_cases import RANGE_SETTINGS, digest, pate_cases, range_cases
 
 import normalcy.metrics as M
 from conftest import shared_dataset
@@ -202,6 +202,20 @@ def test_range_precision_recall_by_hand():
     # precision averages over flagged ranges: one hit (half inside), one miss
     pred3 = labels(40, (15, 24), (30, 31))
     assert M.range_precision_recall(y, pred3)[0] == pytest.approx((0.5 + 0.0) / 2)
+
+
+@pytest.mark.parametrize("case", range_cases(), ids=lambda c: c["name"])
+def test_range_precision_recall_match_prts(case):
+    ref = {
+        c["name"]: c for c in json.loads((FIXTURES / "range_reference.json").read_text())["cases"]
+    }
+    ref = ref[case["name"]]
+    assert ref["sha256"] == digest(case["y_true"], case["y_pred"])
+    assert len(ref["results"]) == len(RANGE_SETTINGS)
+    for r in ref["results"]:
+        kw = {k: r[k] for k in ("alpha", "cardinality", "bias")}
+        p, rec = M.range_precision_recall(case["y_true"], case["y_pred"], **kw)
+        assert (p, rec) == pytest.approx((r["precision"], r["recall"]), abs=1e-12), kw
 
 
 def test_range_metrics_threshold_and_edges():

@@ -88,8 +88,14 @@ def pair_1d(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pair_maps(masks: Any, maps: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validated (masks, maps) as (N, H, W) arrays; a single (H, W) image is accepted."""
-    m = as_labels(masks, "masks")
+    """Validated (masks, maps) as (N, H, W) arrays; a single (H, W) image is accepted.
+
+    Masks hold 0/1 (or bool); 8-bit masks saved as 0/255 images are accepted too.
+    """
+    m = np.asarray(masks)
+    if m.dtype == np.uint8 and m.size and m.max() == 255 and np.isin(m, (0, 255)).all():
+        m = m > 0
+    m = as_labels(m, "masks")
     a = as_scores(maps, "maps", keep_float32=True)
     if m.ndim == 2:
         m = m[None]
