@@ -20,6 +20,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from ..core.errors import InputError
 from ._validation import check_rate, pair_maps, undefined
 from .ranking import _auroc_sorted
 
@@ -320,7 +321,7 @@ def aupro(masks: Any, maps: Any, fpr_limit: float = 0.3, n_thresholds: int = 100
     """
     limit = check_rate(fpr_limit, "fpr_limit", low_open=True)
     if int(n_thresholds) < 2:
-        raise ValueError(f"n_thresholds={n_thresholds} must be at least 2")
+        raise InputError(f"n_thresholds={n_thresholds} must be at least 2")
     m, a = pair_maps(masks, maps)
     has, nlo, nhi = _image_summary(m, a)
     images = np.flatnonzero(has)
@@ -425,10 +426,10 @@ def aupimo(
     """
     lower, upper = (float(v) for v in fpr_bounds)
     if not (0.0 < lower < upper <= 1.0):
-        raise ValueError(f"fpr_bounds={fpr_bounds!r} must satisfy 0 < lower < upper <= 1")
+        raise InputError(f"fpr_bounds={fpr_bounds!r} must satisfy 0 < lower < upper <= 1")
     k = int(n_thresholds)
     if k < 2:
-        raise ValueError(f"n_thresholds={n_thresholds} must be at least 2")
+        raise InputError(f"n_thresholds={n_thresholds} must be at least 2")
     m, a = pair_maps(masks, maps)
     n = m.shape[0]
     anomalous, _, _ = _image_summary(m, a)

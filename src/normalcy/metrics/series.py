@@ -141,8 +141,9 @@ def pate(
 
     Thresholds follow the reference implementation: the distinct scores (dropping those where
     the point-wise true-positive count is flat on both sides), reduced to ``n_thresholds``
-    percentiles of them (``None`` keeps them all). With ``binary=True`` ``y_score`` holds 0/1
-    decisions and the result is PATE-F1, the mean weighted F1 over the buffer sizes.
+    percentiles of them (``None`` keeps them all; the cost grows with their number). With
+    ``binary=True`` ``y_score`` holds 0/1 decisions and the result is PATE-F1, the mean
+    weighted F1 over the buffer sizes.
 
     No anomaly in ``y_true`` gives NaN (the ``pate`` package returns 0 there).
 
@@ -511,6 +512,8 @@ def nab_raw_score(
     :func:`nab_normalize` to get NAB's published corpus score.
     """
     cost = _nab_profile(profile)
+    if not 0.0 <= float(probationary_percent) <= 1.0:
+        raise InputError(f"probationary_percent={probationary_percent!r} is outside [0, 1]")
     yt, ys = pair_1d(y_true, y_score)
     detected = binary_predictions(ys, threshold, "nab_score")
     n = yt.size
