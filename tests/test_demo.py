@@ -127,7 +127,7 @@ def test_image_demo_data_metrics_and_pictures():
     html = report.render()
     n_examples = len(demo._examples())
     assert n_examples >= 5  # four defect kinds and normal images
-    assert html.count("<img") == 1 + 2 * n_examples  # ROC, test images, overlays
+    assert html.count("<img") == 2 + 2 * n_examples  # ROC, histogram, test images, overlays
 
 
 def test_series_demo_data_metrics_and_pictures():

@@ -88,6 +88,20 @@ class ModalityDemo:
         curves = [(r.info.name, self.labels, r.scores.scores) for r in runs]
         report.image(roc_figure(curves, title=f"ROC: {self.title}"), width=420)
 
+    def histograms(self, report: Any, runs: list[Run]) -> None:
+        """Normal vs anomalous test scores of each detector, with its threshold."""
+        from .viz import score_histogram
+
+        items = []
+        for r in runs:
+            s = r.scores.scores
+            fig = score_histogram(
+                s[self.labels == 0], s[self.labels == 1], r.threshold, title=r.info.name
+            )
+            items.append((fig, f"{r.info.name}: AUROC {r.metrics['auroc']:.3f}"))
+        report.text("Test scores (dashed: the calibrated threshold):")
+        report.gallery(items, width=300)
+
 
 class TabularDemo(ModalityDemo):
     modality = "tabular"
@@ -113,17 +127,8 @@ class TabularDemo(ModalityDemo):
         )
 
     def pictures(self, report: Any, runs: list[Run]) -> None:
-        from .viz import score_histogram
-
         super().pictures(report, runs)
-        items = []
-        for r in runs:
-            s = r.scores.scores
-            fig = score_histogram(
-                s[self.labels == 0], s[self.labels == 1], r.threshold, title=r.info.name
-            )
-            items.append((fig, f"{r.info.name}: AUROC {r.metrics['auroc']:.3f}"))
-        report.gallery(items, width=300)
+        self.histograms(report, runs)
 
 
 class ImageDemo(ModalityDemo):
@@ -173,6 +178,7 @@ class ImageDemo(ModalityDemo):
         from .viz import heatmap_overlay
 
         super().pictures(report, runs)
+        self.histograms(report, runs)
         examples = self._examples()
         report.text("Test images (defect outlines in green):")
         report.gallery(
@@ -401,7 +407,8 @@ def build_report(
         report.heading(demo.title[:1].upper() + demo.title[1:])
         report.text(demo.describe())
         part = frame[frame["modality"] == modality].dropna(axis=1, how="all")
-        report.table(part.drop(columns="modality"), float_format="{:.3f}")
+        names = {**dict(COLUMNS), "fit_s": "fit s", "score_s": "score s"}
+        report.table(part.drop(columns="modality").rename(columns=names), float_format="{:.3f}")
         demo.pictures(report, runs[modality])
     return report
 
