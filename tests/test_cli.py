@@ -119,6 +119,7 @@ def test_parse_params_reads_json_values_else_strings():
         (("fit", "ecod", "{nan}", "--out", "{tmp}/m.normalcy"), "NaN or infinite values"),
         (("fit", "ecod", "{train}", "--out", "{tmp}/m.normalcy", "-p", "bogus=1"), "no parameter"),
         (("fit", "ecod", "{tmp}", "--out", "{tmp}/m.normalcy"), "is a folder"),
+        (("fit", "ecod", "{train}", "--out", "{tmp}/m.normalcy", "--fpr", "0.1"), "needs --calib"),
         (("score", "{tmp}/missing.normalcy", "{train}", "--out", "{tmp}/s.csv"), "does not exist"),
         (("score", "{model}", "{train}", "--out", "{tmp}/s.txt"), ".csv or .parquet"),
         (("score", "{model}", "{narrow}", "--out", "{tmp}/s.csv"), "fitted on 3"),

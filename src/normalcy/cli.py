@@ -235,11 +235,16 @@ def fit(
     calibrate: Annotated[
         Path | None, typer.Option("--calibrate", help="Held-out normal data to set the threshold.")
     ] = None,
-    fpr: Annotated[float, typer.Option(help="Target false-positive rate for --calibrate.")] = 0.01,
+    fpr: Annotated[
+        float | None, typer.Option(help="Target false-positive rate for --calibrate [0.01].")
+    ] = None,
 ) -> None:
     """Fit DETECTOR on normal DATA and save the model file."""
     import normalcy as nc
 
+    if fpr is not None and calibrate is None:
+        raise InputError("--fpr needs --calibrate HOLDOUT (held-out normal data to calibrate on)")
+    fpr = 0.01 if fpr is None else fpr
     det = nc.create(detector, **parse_params(param))
     train = read_data(data, det.modality)
     holdout = read_data(calibrate, det.modality) if calibrate is not None else None
