@@ -141,3 +141,14 @@ def test_series_demo_data_metrics_and_pictures():
     html = report.render()
     assert html.count("<img") == 2  # ROC and the timeline
     assert "seasonal_difference" in html and "level_shift" in html
+
+
+def test_demo_params_hook_and_quick_fallback(monkeypatch):
+    from normalcy.demo import demo_params
+
+    cls = get_class("knn")
+    info = cls.info
+    assert demo_params(info) == dict(cls.quick_params)
+    monkeypatch.setattr(cls, "demo_params", {"n_neighbors": 3}, raising=False)
+    assert demo_params(info) == {"n_neighbors": 3}
+    assert demo_params(info, quick=True) == dict(cls.quick_params)
