@@ -1,0 +1,72 @@
+"""Torch plumbing for the tabular deep models: seeded, thread-pinned runs and safe state.
+
+``seeded_torch`` runs a block with fixed seeds (torch, numpy's global generator, Python's
+``random``) and a fixed number of CPU threads, then restores the caller's random state and
+thread count, so that PyOD models (which seed global generators) neither leak state nor
+depend on it. ``module_arrays``/``load_module_arrays`` move a module's ``state_dict`` to and
+from plain numpy arrays (saved in safetensors; nothing is pickled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+
+def import_torch() -> Any:
+    """Import torch or explain how to get it."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is part of the dev environment
+        from ..core.errors import NormalcyError
+
+        raise NormalcyError(
+            "this detector needs PyTorch; install it with `pip install normalcy[tabular-deep]`"
+        ) from None
+    return torch
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int | None, threads: int | None = 1) -> Iterator[Any]:
+    """Seed every generator a PyOD deep model touches; restore them afterwards."""
+    torch = import_torch()
+    seed = 0 if seed is None else int(seed)
+    np_state = np.random.get_state()  # noqa: NPY002  (PyOD seeds the legacy global)
+    py_state = random.getstate()
+    old_threads = torch.get_num_threads()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            np.random.seed(seed % (2**32))  # noqa: NPY002
+            random.seed(seed)
+            if threads:
+                torch.set_num_threads(int(threads))
+            yield torch
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+        torch.set_num_threads(old_threads)
+
+
+def module_arrays(module: Any, prefix: str) -> dict[str, np.ndarray]:
+    """A module's parameters and buffers as numpy arrays keyed ``prefix + name``."""
+    return {
+        prefix + name: tensor.detach().cpu().numpy().copy()
+        for name, tensor in module.state_dict().items()
+    }
+
+
+def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
+    """Load arrays written by ``module_arrays`` into ``module`` (strict: names must match)."""
+    torch = import_torch()
+    state = {
+        key[len(prefix) :]: torch.from_numpy(np.array(value))
+        for key, value in arrays.items()
+        if key.startswith(prefix)
+    }
+    module.load_state_dict(state, strict=True)
+    module.eval()
