@@ -10,6 +10,12 @@ anomaly points) is read into ``NABSeries.points`` when present.
 NAB has no training split: detectors run online over each file; its scorer ignores the first
 15 % of every file, at most 750 rows (the probationary period, ``probationary_length``).
 
+NAB works on rows in file order, and some of its files do not have strictly increasing
+timestamps (three AWS files repeat ``03:00`` at a daylight-saving change; the machine
+temperature file jumps back 55 minutes once). ``NABSeries.timestamps_increasing`` says which;
+``to_series()`` of such a file is rejected by normalcy's detectors (``InputError``: timestamps
+must be strictly increasing), so benchmarks feed ``values`` by row, as NAB does.
+
 References
 ----------
 Lavin, A. & Ahmad, S. Evaluating Real-Time Anomaly Detection Algorithms - the Numenta
@@ -64,6 +70,11 @@ class NABSeries:
         return y
 
     @property
+    def timestamps_increasing(self) -> bool:
+        """Whether the timestamps are strictly increasing (not so for a few NAB files)."""
+        return bool(np.all(np.diff(self.timestamps.values) > np.timedelta64(0)))
+
+    @property
     def probationary(self) -> int:
         return probationary_length(self.values.shape[0])
 
@@ -75,15 +86,18 @@ class NABSeries:
 def windows_to_ranges(
     timestamps: pd.DatetimeIndex, windows: list[list[str]]
 ) -> list[tuple[int, int]]:
-    """Timestamp windows ``[[start, end], ...]`` to inclusive index ranges (empty ones
-    dropped)."""
+    """Timestamp windows ``[[start, end], ...]`` to inclusive row ranges: from the first to the
+    last row whose timestamp lies in ``[start, end]`` (rows are taken in file order, as NAB
+    does; empty windows are dropped)."""
     ranges = []
     stamps = timestamps.values
     for start, end in windows:
-        lo = int(np.searchsorted(stamps, np.datetime64(pd.Timestamp(start)), side="left"))
-        hi = int(np.searchsorted(stamps, np.datetime64(pd.Timestamp(end)), side="right")) - 1
-        if hi >= lo:
-            ranges.append((lo, hi))
+        inside = (stamps >= np.datetime64(pd.Timestamp(start))) & (
+            stamps <= np.datetime64(pd.Timestamp(end))
+        )
+        rows = np.flatnonzero(inside)
+        if rows.size:
+            ranges.append((int(rows[0]), int(rows[-1])))
     return ranges
 
 
@@ -114,9 +128,11 @@ def load_series(
         raise InputError(f"{path} has columns {list(frame.columns)}; expected timestamp,value")
     stamps = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"]))
     values = frame["value"].to_numpy(dtype=np.float64)
-    point_idx = np.searchsorted(
-        stamps.values, [np.datetime64(pd.Timestamp(p)) for p in points.get(key, [])]
-    )
+    point_idx = [
+        int(np.flatnonzero(stamps.values >= np.datetime64(pd.Timestamp(p)))[0])
+        for p in points.get(key, [])
+        if np.any(stamps.values >= np.datetime64(pd.Timestamp(p)))
+    ]
     return NABSeries(
         key=key,
         timestamps=stamps,

@@ -3,11 +3,13 @@
 The matrix profile of a series gives, for every window of length ``m``, the z-normalised
 Euclidean distance to its nearest non-trivial neighbour. Windows unlike any other (discords)
 have the largest values. Here the neighbours are looked up among the windows of the normal
-training history (an AB-join: ``score`` of one window never depends on the other scored
-windows, so scores are causal) and, when ``self_join`` is set, also among the other windows
-of the scored series outside the trivial-match zone (the classic discord definition; it
-forgives a normal pattern absent from the training data when it recurs). STUMPY computes
-the joins.
+training history (an AB-join) and, with ``self_join`` (default), also among the other
+windows of the scored series outside the trivial-match zone (the classic discord
+definition; it forgives a normal pattern absent from the training data when it recurs in the
+scored data). A window's score is the smaller of the two distances. Without ``self_join``
+the score of one window never depends on the other scored windows, so with
+``spread="last"`` the scores are causal (what an online protocol needs). STUMPY computes
+the joins; small joins run in NumPy with the same distances (no JIT compilation).
 
 Cost is (scored windows) x (reference windows). When that exceeds ``max_pairs``, both series
 are mean-pooled by the smallest factor ``d`` that brings it under, the window shrinks to
@@ -45,7 +47,7 @@ MIN_AUTO_WINDOW = 8
 MIN_POOLED_WINDOW = 4
 # Joins comparing at most this many window pairs run in NumPy: same distances as STUMPY,
 # without the seconds of JIT compilation STUMPY spends on its first call in a process.
-NUMPY_JOIN_PAIRS = 4_000_000
+NUMPY_JOIN_PAIRS = 10_000_000
 
 
 def pool(x: np.ndarray, factor: int) -> np.ndarray:
@@ -137,7 +139,7 @@ class MatrixProfileDiscord(SeriesDetector):
         self,
         *,
         window: int | str = "auto",
-        self_join: bool = False,
+        self_join: bool = True,
         spread: str = "mean",
         max_pairs: int = 2_000_000_000,
         nan_policy: str = "raise",

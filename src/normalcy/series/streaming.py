@@ -6,14 +6,17 @@ A streaming detector subclasses ``StreamingMixin`` *before* ``SeriesDetector`` a
 * ``_learn_one(x)``: update the model with one time step ``x`` (float64 array (C,));
 * ``_score_one(x) -> float``: score one time step given everything learned so far, without
   learning it;
+* optionally ``_observe_one(x)``: advance the stream's context (e.g. the window buffer)
+  without learning, used when scoring with a frozen model (default: nothing to advance);
 * optionally ``_partial_fit(values)`` for a faster batch update (default: ``_learn_one`` per
-  row) and ``_reset_stream()`` to clear stream state when ``fit`` starts over.
+  row).
 
 Contract (tested for every detector registered with ``streaming=True``):
 
 * ``score_one`` never changes the model; ``learn_one`` never returns a score.
 * Prequential use is "score, then learn" for each step; ``score_stream(X)`` does exactly that
-  (``learn=False`` scores every step against the frozen model).
+  (``learn=False`` scores every step against the frozen model, only advancing the context
+  such as the latest window).
 * Before the detector can score (nothing learned yet, or a warm-up history still filling:
   ``_stream_ready()`` is False), ``score_one`` returns 0.0.
 * A point is a number (univariate) or a sequence of C numbers. NaN/inf raise ``InputError``
@@ -96,6 +99,9 @@ class StreamingMixin:
     def _score_one(self, x: np.ndarray) -> float:
         raise NotImplementedError
 
+    def _observe_one(self, x: np.ndarray) -> None:
+        return None
+
     def _partial_fit(self, values: np.ndarray) -> None:
         for row in values:
             self._learn_one(row)
@@ -150,6 +156,8 @@ class StreamingMixin:
             out[t] = self.score_one(row)
             if learn:
                 self.learn_one(row)
+            elif getattr(self, "is_fitted_", False):
+                self._observe_one(row)
         return Scores(scores=out, index=data.index)
 
     # -- validation -----------------------------------------------------------------------

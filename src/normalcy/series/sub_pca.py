@@ -4,13 +4,15 @@ leading components reconstruct it. Batch and streaming.
 A window that follows the normal patterns lies close to the subspace spanned by the leading
 principal components of the training windows; the squared residual outside it (the
 "squared prediction error", Q statistic) measures how anomalous the window is. TSB-AD lists
-this windowed PCA ("Sub-PCA") among its strongest classical methods.
+this windowed PCA ("Sub-PCA") among its strongest classical methods. normalcy keeps the
+residual of every value of the window, so each time step is scored by its own residuals
+(``WindowedDetector.pointwise``): a one-step spike is not diluted over the window.
 
 Streaming: the window mean and scatter matrix are sufficient statistics. ``learn_one``
 appends the newest window to a block and, every ``refresh`` windows, merges the block into
 the statistics (Chan et al.'s pairwise update) and recomputes the components. ``score_one``
-scores the window ending at the new point against the current components, so a frozen model
-streams exactly the scores ``score`` gives with ``spread="last"``. Learning from scratch (no
+scores the new point's residual in the window ending at it against the current components,
+so a frozen model streams exactly the scores ``score`` gives with ``spread="last"``. Learning from scratch (no
 ``fit``) keeps the first ``warmup`` points, then fits on them.
 
 References
@@ -65,6 +67,10 @@ def _n_kept(eigvals: np.ndarray, n_components: float | int) -> int:
 class SubPCA(StreamingMixin, WindowedDetector):
     """Sub-PCA: reconstruction error of sliding windows by their leading principal components.
 
+    A time step's score is its own squared residual, averaged over the windows that cover it
+    (``spread="mean"``; ``"last"``: its residual in the window ending at it, which is what
+    ``score_one`` streams), summed over channels; ``Scores.maps`` holds the per-channel part.
+
     Parameters
     ----------
     window:
@@ -80,6 +86,8 @@ class SubPCA(StreamingMixin, WindowedDetector):
     seed:
         Unused (the method is deterministic); kept for the common interface.
     """
+
+    pointwise = True
 
     def __init__(
         self,
@@ -132,10 +140,13 @@ class SubPCA(StreamingMixin, WindowedDetector):
         self.components_ = np.ascontiguousarray(eigvecs[:, order[:k]].T)
         self.explained_variance_ = eigvals[:k]
 
-    def _score_windows(self, W: np.ndarray) -> np.ndarray:
+    def _element_errors(self, W: np.ndarray) -> np.ndarray:
         centred = W - self.mean_
         residual = centred - (centred @ self.components_.T) @ self.components_
-        return np.einsum("ij,ij->i", residual, residual) / W.shape[1]
+        return residual * residual
+
+    def _score_windows(self, W: np.ndarray) -> np.ndarray:
+        return self._element_errors(W).mean(axis=1)
 
     # -- streaming ------------------------------------------------------------------------
     def _new_block(self, dim: int) -> None:
@@ -165,8 +176,7 @@ class SubPCA(StreamingMixin, WindowedDetector):
             if len(history) >= max(int(self.warmup), 2 * self.min_length()):
                 self._fit(SeriesData(values=np.asarray(history)))
             return
-        z = (x - self.normaliser_.centre_) / self.normaliser_.scale_
-        self.buffer_.push(z)
+        self._observe_one(x)
         if not self.buffer_.full:
             return
         self._block[self._block_n] = self.buffer_.window().reshape(-1)
@@ -174,12 +184,16 @@ class SubPCA(StreamingMixin, WindowedDetector):
         if self._block_n == self._block.shape[0]:
             self._merge_block()
 
+    def _observe_one(self, x: np.ndarray) -> None:
+        self.buffer_.push((x - self.normaliser_.centre_) / self.normaliser_.scale_)
+
     def _score_one(self, x: np.ndarray) -> float:
         if not hasattr(self, "window_") or self.buffer_.count < self.window_ - 1:
             return 0.0
         z = (x - self.normaliser_.centre_) / self.normaliser_.scale_
         w = self.buffer_.window_with(z).reshape(1, -1)
-        return float(self._score_windows(w)[0])
+        # the newest step's own squared residual (batch ``spread="last"`` gives the same)
+        return float(self._element_errors(w)[0, -x.size :].sum())
 
     def _stream_ready(self) -> bool:
         return hasattr(self, "window_")

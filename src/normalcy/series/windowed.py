@@ -8,7 +8,13 @@ memory stays bounded on long series. A method implements only its window-level p
 
 * ``_fit_windows(W)`` with ``W`` (n_windows, window * C) from the normalised training data;
 * ``_score_windows(W) -> (n_windows,)``, higher = more anomalous;
-* ``_get_method_state()`` / ``_set_method_state(arrays, meta)`` for its fitted state.
+* ``_get_method_state()`` / ``_set_method_state(arrays, meta)`` for its fitted state;
+* optionally ``_element_errors(W) -> (n_windows, window * C)``, a non-negative error for every
+  value of every window (e.g. a squared reconstruction residual), with ``pointwise = True``.
+  Then a time step's score comes from *its own* errors in the windows covering it (mean, max,
+  or for ``"last"`` its error in the window ending at it), summed over channels, and
+  ``Scores.maps`` holds the per-channel part (T, C) when there are several channels. A spike
+  then scores as a spike instead of being diluted over the window.
 
 Shared parameters (each subclass lists them in its constructor): ``window`` (int or
 ``"auto"``), ``stride`` (int, or ``"auto"``: the smallest stride scoring at most
@@ -37,6 +43,8 @@ _CHUNK = 16_384  # windows scored per chunk
 class WindowedDetector(SeriesDetector):
     """Base of window-scoring series detectors (see the module docstring)."""
 
+    pointwise: bool = False
+
     window: int | str = "auto"
     stride: int | str = 1
     max_windows: int = 50_000
@@ -48,6 +56,9 @@ class WindowedDetector(SeriesDetector):
         raise NotImplementedError
 
     def _score_windows(self, W: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _element_errors(self, W: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def _get_method_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -90,22 +101,62 @@ class WindowedDetector(SeriesDetector):
         stride = max(1, -(-n // self.max_windows))
         self._fit_windows(sliding_windows(x, self.window_, stride))
 
-    def window_scores(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, scores) of the windows of an already validated (T, C) array."""
+    def _chunks(self, values: np.ndarray):
+        """Yield (starts, W) chunks of the windows of a validated (T, C) array."""
         x = self.normaliser_.transform(values)
         starts = window_starts(x.shape[0], self.window_, self._score_stride(x.shape[0]))
-        scores = np.empty(starts.size)
         view = np.lib.stride_tricks.sliding_window_view(x, self.window_, axis=0)
         for lo in range(0, starts.size, _CHUNK):
             idx = starts[lo : lo + _CHUNK]
-            W = view[idx].transpose(0, 2, 1).reshape(idx.size, -1)
-            scores[lo : lo + _CHUNK] = self._score_windows(W)
-        return starts, scores
+            yield idx, view[idx].transpose(0, 2, 1).reshape(idx.size, -1)
+
+    def window_scores(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, scores) of the windows of an already validated (T, C) array."""
+        parts = [(idx, self._score_windows(W)) for idx, W in self._chunks(values)]
+        starts = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        return starts, _finite(scores)
+
+    def point_errors(self, values: np.ndarray) -> np.ndarray:
+        """(T, C) per-step, per-channel errors of a validated array (``pointwise`` methods)."""
+        T, C = values.shape
+        m = self.window_
+        rule = self.spread
+        total = np.zeros((T, C))
+        count = np.zeros(T)
+        best = np.full((T, C), -np.inf) if rule == "max" else None
+        for idx, W in self._chunks(values):
+            E = _finite(self._element_errors(W)).reshape(idx.size, m, C)
+            if rule == "last":
+                ends = idx + m - 1
+                total[ends] = E[:, -1, :]
+                count[ends] = 1.0
+                continue
+            for j in range(m):  # window starts are unique: no repeated index per step
+                if rule == "max":
+                    best[idx + j] = np.maximum(best[idx + j], E[:, j, :])
+                else:
+                    total[idx + j] += E[:, j, :]
+                    count[idx + j] += 1.0
+        if rule == "max":
+            return best
+        if rule == "last":
+            # a step that ends no window takes the latest earlier window end; steps before
+            # the first window end take the lowest error (they are never flagged)
+            have = np.flatnonzero(count > 0)
+            pos = np.searchsorted(have, np.arange(T), side="right") - 1
+            out = total[have[np.maximum(pos, 0)]]
+            out[pos < 0] = total[have].min(axis=0)
+            return out
+        return total / np.maximum(count, 1.0)[:, None]
 
     def _score(self, data: SeriesData) -> Scores:
         self._check_params()
+        if self.pointwise:
+            per_channel = self.point_errors(data.values)
+            maps = per_channel if data.n_channels > 1 else None
+            return Scores(scores=per_channel.sum(axis=1), maps=maps)
         starts, ws = self.window_scores(data.values)
-        ws = np.nan_to_num(ws, nan=0.0, posinf=np.finfo(float).max / 4, neginf=0.0)
         return Scores(scores=spread_scores(ws, starts, data.length, self.window_, self.spread))
 
     def _get_state(self):
@@ -117,3 +168,7 @@ class WindowedDetector(SeriesDetector):
         self.window_ = int(meta["window"])
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
         self._set_method_state(arrays, meta)
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=1e300, neginf=0.0)

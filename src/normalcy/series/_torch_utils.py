@@ -1,0 +1,125 @@
+"""Small torch helpers shared by the neural series detectors: a seeded session with few CPU
+threads, device choice, module weights as numpy arrays (model files hold no pickle), batched
+inference and a rich progress bar over training epochs.
+
+torch is an optional dependency (``normalcy[series]``); it is imported only when a neural
+detector is fitted or loaded, so the series family imports without it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+THREADS = 1  # CPU threads torch uses inside fit/score; restored afterwards
+
+
+def require_torch():
+    """The torch module, or an ImportError saying how to install it."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is installed in development
+        raise ImportError(
+            "this detector needs torch; install it with `pip install normalcy[series]`"
+        ) from exc
+    return torch
+
+
+@contextmanager
+def torch_session(seed: int | None = None, threads: int = THREADS) -> Iterator[Any]:
+    """Run torch code with ``threads`` CPU threads and, when ``seed`` is given, a seeded
+    random stream that leaves the caller's global torch RNG state untouched."""
+    torch = require_torch()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            yield torch
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def resolve_device(device: str) -> Any:
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``."""
+    from ..core.errors import InputError
+
+    torch = require_torch()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:index]', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device={device!r} was requested but CUDA is not available")
+    return torch.device(device)
+
+
+def module_arrays(module: Any, prefix: str) -> dict[str, np.ndarray]:
+    """A module's parameters and buffers (``state_dict``) as numpy arrays, keys prefixed."""
+    return {
+        f"{prefix}{key}": value.detach().cpu().numpy().copy()
+        for key, value in module.state_dict().items()
+    }
+
+
+def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
+    """Load what ``module_arrays`` wrote back into ``module`` (strict: every key must match)."""
+    torch = require_torch()
+    state = {
+        key[len(prefix) :]: torch.from_numpy(np.array(value, copy=True))
+        for key, value in arrays.items()
+        if key.startswith(prefix)
+    }
+    module.load_state_dict(state, strict=True)
+
+
+def predict_batches(
+    fn: Callable[[Any], Any], X: np.ndarray, device: Any, batch_size: int = 1024
+) -> list[np.ndarray]:
+    """Apply ``fn`` (tensor -> tensor or tuple of tensors) to ``X`` in batches without
+    gradients; returns one float64 array per output, concatenated over batches."""
+    torch = require_torch()
+    outs: list[list[np.ndarray]] = []
+    with torch.no_grad():
+        for lo in range(0, X.shape[0], batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(X[lo : lo + batch_size], np.float32))
+            res = fn(xb.to(device))
+            res = res if isinstance(res, tuple) else (res,)
+            if not outs:
+                outs = [[] for _ in res]
+            for store, r in zip(outs, res, strict=True):
+                store.append(r.detach().cpu().numpy().astype(np.float64))
+    return [np.concatenate(store, axis=0) for store in outs]
+
+
+@contextmanager
+def epoch_progress(verbose: bool, total: int, description: str) -> Iterator[Callable[..., None]]:
+    """A rich progress bar over ``total`` epochs; yields ``advance(**fields)`` (e.g. the
+    epoch's loss). Silent unless ``verbose`` and standard error is a terminal."""
+    if not verbose or not sys.stderr.isatty():
+        yield lambda **fields: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(description, total=total, info="")
+
+        def advance(**fields: float) -> None:
+            info = "  ".join(f"{k} {v:.4g}" for k, v in fields.items())
+            progress.update(task, advance=1, info=info)
+
+        yield advance

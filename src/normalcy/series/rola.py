@@ -1,0 +1,618 @@
+"""RoLA: one lightweight online detector per variable, correlations found on the fly, and a
+joint decision by majority rule. Streaming (``learn_one`` / ``score_one``) and batch.
+
+RoLA (Lee et al., 2023) splits a multivariate stream by variable and runs one lightweight
+anomaly detector (LAD) per variable in parallel. Each LAD is RePAD2 (Lee & Lin, 2023):
+
+* a tiny model predicts the next value of its variable from the latest ``lookback`` values;
+* the detection signal at time ``t`` is AARE, the average absolute error of the latest
+  ``lookback`` predictions;
+* the threshold is ``mean + k * std`` of the AARE values in a sliding window of
+  ``threshold_window`` steps (RePAD2's bounded memory);
+* online retraining: when AARE exceeds the threshold, the model is retrained on the latest
+  data and the point is predicted again; only when the retrained model also exceeds the
+  threshold is the point reported, and the old model is kept. After a reported point the
+  next step starts by retraining (RePAD's flag). Reports are immediate (per point).
+
+When LADs report, RoLA decides jointly: for each reporting variable ``a`` it looks at the
+variables whose Pearson correlation with ``a`` over the latest ``correlation_window`` points
+has magnitude at least ``correlation_threshold`` (computed on the fly), counts ``a`` and the
+correlated variables that also report as agreeing and the others as disagreeing, and reports
+the time step when the agreeing votes are the majority.
+
+How this module implements it
+-----------------------------
+* **Per-variable model** (simplification, documented): RePAD trains a small LSTM on the
+  latest three points. A per-point LSTM cannot stream 20,000 points/s on one core, so each
+  LAD uses the lightest model with the same interface: a linear autoregressive predictor of
+  order ``lookback`` (with intercept), fitted by ridge least squares. ``fit`` fits it on the
+  whole normal history; online retraining refits it on the latest ``retrain_window`` points
+  before ``t`` (RePAD retrains on the latest points only).
+* **AARE** uses absolute errors on the series normalised with statistics of the training
+  history. RePAD divides by the actual value (relative error), which is undefined for
+  values at or near zero, common in normalised or zero-crossing series; the threshold rule
+  is unchanged.
+* **Continuous score**: a detector must rank time steps, not only flag them. Each LAD's
+  score is its AARE standardised by the sliding window, ``s = (AARE - mean) / std``, so the
+  LAD reports exactly when ``s > k`` (after the retraining check, i.e. the smaller of the
+  two scores). The joint score of variable ``a`` is ``min(s_a, the m-th largest s in its
+  group)`` with the group ``{a} ∪ correlated(a)`` and ``m = floor(|group| / 2) + 1``; it
+  exceeds ``k`` exactly when ``a`` reports and the majority of its group reports. The score
+  of the time step is the largest joint score over variables, so ``score > k`` is exactly
+  RoLA's joint decision (``Scores.extras["rola_flags"]``). ``Scores.maps`` holds each
+  LAD's ``s`` (localisation: which variables deviate).
+* A variable without correlated partners decides alone (its group is itself); a
+  univariate series therefore reduces to RePAD2. The reference description leaves this case
+  open; dropping such reports would make RoLA silent on univariate streams.
+* Running sums (correlation, AARE window) are updated in O(1) per step and recomputed
+  exactly once per window length, so they do not drift. All state updates are numba-jitted.
+
+Batch and streaming agree: ``score(X)`` runs the online procedure over ``X`` starting from
+the current state (learning as it goes, as RoLA does) on a copy, so it equals
+``score_stream(X)`` (score, then learn, each point) on a detector in the same state, and it
+leaves the detector unchanged. ``score_stream(X, learn=False)`` keeps the models, AARE
+windows and thresholds frozen (no retraining) and advances only the context: the latest
+values and prediction errors and the correlation sums. Learning from scratch (no ``fit``) keeps the first ``warmup``
+points, then fits on them.
+
+References
+----------
+Lee, M.-C., Lin, J.-C. et al. RoLA: A Real-Time Online Lightweight Anomaly Detection System
+for Multivariate Time Series. arXiv:2305.16509, 2023.
+
+Lee, M.-C. & Lin, J.-C. RePAD2: Real-Time, Lightweight, and Adaptive Anomaly Detection for
+Open-Ended Time Series. IoTBDS 2023.
+
+Lee, M.-C., Lin, J.-C. & Gran, E. G. RePAD: Real-Time Proactive Anomaly Detection for Time
+Series. AINA 2020.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..core.base import SeriesDetector
+from ..core.errors import InputError
+from ..core.registry import register
+from ..core.scores import Scores
+from ..core.series_input import SeriesData
+from .normalise import NORMALISE_METHODS, Normaliser
+from .streaming import StreamingMixin
+
+MIN_HISTORY = 8  # AARE values a LAD needs before it reports a standardised score
+STD_FLOOR = 1e-6  # smallest AARE standard deviation used (normalised units)
+RIDGE = 1e-6  # ridge factor (per fitted row) of the autoregressive least squares
+
+# counters: values seen, errors pushed, AARE values pushed
+_N, _NERR, _NAARE = 0, 1, 2
+# what a step writes (see _step)
+SCORE, LEARN, OBSERVE = 0, 1, 2
+
+
+# -- numba kernels ----------------------------------------------------------------------------
+@njit(cache=True)
+def _solve_spd(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve ``A x = y`` for a small symmetric positive definite ``A`` (Cholesky)."""
+    d = A.shape[0]
+    L = np.zeros((d, d))
+    for i in range(d):
+        for j in range(i + 1):
+            s = A[i, j]
+            for q in range(j):
+                s -= L[i, q] * L[j, q]
+            if i == j:
+                L[i, i] = np.sqrt(max(s, 1e-300))
+            else:
+                L[i, j] = s / L[j, j]
+    z = np.empty(d)
+    for i in range(d):
+        s = y[i]
+        for q in range(i):
+            s -= L[i, q] * z[q]
+        z[i] = s / L[i, i]
+    x = np.empty(d)
+    for i in range(d - 1, -1, -1):
+        s = z[i]
+        for q in range(i + 1, d):
+            s -= L[q, i] * x[q]
+        x[i] = s / L[i, i]
+    return x
+
+
+@njit(cache=True)
+def _fit_ar(ring: np.ndarray, n: int, b: int, n_fit: int, out: np.ndarray) -> None:
+    """Ridge least-squares AR(b) + intercept on the latest ``n_fit`` targets before absolute
+    index ``n`` of a ring buffer (value ``a`` sits at ``ring[a % len(ring)]``)."""
+    size = ring.shape[0]
+    rows = min(n_fit, n - b)
+    d = b + 1
+    A = np.zeros((d, d))
+    y = np.zeros(d)
+    row = np.empty(d)
+    for t in range(n - rows, n):
+        for j in range(b):
+            row[j] = ring[(t - b + j) % size]
+        row[b] = 1.0
+        target = ring[t % size]
+        for r in range(d):
+            y[r] += row[r] * target
+            for c in range(r + 1):
+                A[r, c] += row[r] * row[c]
+    for r in range(d):
+        for c in range(r + 1, d):
+            A[r, c] = A[c, r]
+        A[r, r] += RIDGE * rows
+    out[:] = _solve_spd(A, y)
+
+
+@njit(cache=True)
+def _predict(ring: np.ndarray, n: int, b: int, coef: np.ndarray) -> float:
+    size = ring.shape[0]
+    p = coef[b]
+    for j in range(b):
+        p += coef[j] * ring[(n - b + j) % size]
+    return p
+
+
+@njit(cache=True)
+def _aare(errs: np.ndarray, n_err: int, e: float) -> float:
+    """AARE after pushing error ``e`` into the ring ``errs`` (which holds ``n_err`` pushes)."""
+    b = errs.shape[0]
+    slot = n_err % b
+    total = e
+    for j in range(min(n_err, b)):
+        if j != slot:  # the slot about to be overwritten holds the oldest error
+            total += errs[j]
+    return total / min(n_err + 1, b)
+
+
+@njit(cache=True)
+def _standardise(aare_ring: np.ndarray, sums: np.ndarray, n_aare: int, a: float) -> float:
+    """``(a - mean) / std`` of the AARE window after pushing ``a`` (0 before MIN_HISTORY)."""
+    w = aare_ring.shape[0]
+    count = min(n_aare + 1, w)
+    if count < MIN_HISTORY:
+        return 0.0
+    leaving = aare_ring[n_aare % w] if n_aare >= w else 0.0
+    s1 = sums[0] + a - leaving
+    s2 = sums[1] + a * a - leaving * leaving
+    mean = s1 / count
+    var = s2 / count - mean * mean
+    std = np.sqrt(max(var, 0.0))
+    return (a - mean) / max(std, STD_FLOOR)
+
+
+@njit(cache=True)
+def _step(
+    x: np.ndarray,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    vals: np.ndarray,
+    coef: np.ndarray,
+    errs: np.ndarray,
+    aare: np.ndarray,
+    sums: np.ndarray,
+    flag: np.ndarray,
+    corr: np.ndarray,
+    counters: np.ndarray,
+    params: np.ndarray,
+    mode: int,
+    s_out: np.ndarray,
+) -> float:
+    """One RoLA time step on raw point ``x`` (C,): per-variable scores into ``s_out``, the
+    joint score returned. ``mode``: ``SCORE`` writes nothing but ``s_out``; ``LEARN`` updates
+    the whole state (retraining included); ``OBSERVE`` advances only the context (latest
+    values, prediction errors, correlation sums) and keeps the models and AARE windows."""
+    b = int(params[0])
+    n_fit = int(params[1])
+    k = params[2]
+    p = int(params[3])
+    rho_min = params[4]
+    n_vars = x.shape[0]
+    size = vals.shape[1]
+    w = aare.shape[1]
+    n = counters[_N]
+    n_err = counters[_NERR]
+    n_aare = counters[_NAARE]
+    z = (x - centre) / scale
+    cand = np.empty(b + 1)
+    can_predict = n >= b
+    can_retrain = n - b >= b + 1 and mode != OBSERVE
+    for i in range(n_vars):
+        if not can_predict:
+            s_out[i] = 0.0
+            continue
+        ring = vals[i]
+        adopt = False
+        if flag[i] > 0.5 and can_retrain:
+            # the previous point was reported: start by retraining (RePAD's flag)
+            _fit_ar(ring, n, b, n_fit, cand)
+            e = abs(z[i] - _predict(ring, n, b, cand))
+            a = _aare(errs[i], n_err, e)
+            s = _standardise(aare[i], sums[i], n_aare, a)
+            adopt = s <= k
+        else:
+            e = abs(z[i] - _predict(ring, n, b, coef[i]))
+            a = _aare(errs[i], n_err, e)
+            s = _standardise(aare[i], sums[i], n_aare, a)
+            if s > k and can_retrain:
+                _fit_ar(ring, n, b, n_fit, cand)
+                e2 = abs(z[i] - _predict(ring, n, b, cand))
+                a2 = _aare(errs[i], n_err, e2)
+                s2 = _standardise(aare[i], sums[i], n_aare, a2)
+                if s2 <= k:
+                    adopt = True
+                if s2 < s:
+                    e, a, s = e2, a2, s2
+        s_out[i] = s
+        if mode != SCORE:
+            errs[i, n_err % b] = e
+        if mode == LEARN:
+            if adopt:
+                coef[i, :] = cand
+            slot = n_aare % w
+            leaving = aare[i, slot] if n_aare >= w else 0.0
+            sums[i, 0] += a - leaving
+            sums[i, 1] += a * a - leaving * leaving
+            aare[i, slot] = a
+            flag[i] = 1.0 if s > k else 0.0
+    # joint decision: majority rule within each variable's group of correlated variables
+    score = s_out[0]
+    if n_vars > 1:
+        count = min(n + 1, p)
+        leave = n >= p
+        sx = np.empty(n_vars)
+        sxx = np.empty(n_vars)
+        for i in range(n_vars):
+            old = vals[i, (n - p) % size] if leave else 0.0
+            sx[i] = corr[i, 0] + z[i] - old
+            sxx[i] = corr[i, 1] + z[i] * z[i] - old * old
+        group = np.empty(n_vars)
+        score = -np.inf
+        for i in range(n_vars):
+            m = 0
+            group[m] = s_out[i]
+            m += 1
+            if count >= 3:
+                var_i = sxx[i] / count - (sx[i] / count) ** 2
+                for j in range(n_vars):
+                    if j == i:
+                        continue
+                    old_i = vals[i, (n - p) % size] if leave else 0.0
+                    old_j = vals[j, (n - p) % size] if leave else 0.0
+                    sxy = corr[i, 2 + j] + z[i] * z[j] - old_i * old_j
+                    var_j = sxx[j] / count - (sx[j] / count) ** 2
+                    cov = sxy / count - (sx[i] / count) * (sx[j] / count)
+                    if var_i > 1e-12 and var_j > 1e-12:
+                        rho = cov / np.sqrt(var_i * var_j)
+                        if abs(rho) >= rho_min:
+                            group[m] = s_out[j]
+                            m += 1
+            ordered = np.sort(group[:m])[::-1]
+            q = min(s_out[i], ordered[m // 2])
+            if q > score:
+                score = q
+        if mode != SCORE:
+            for i in range(n_vars):
+                corr[i, 0] = sx[i]
+                corr[i, 1] = sxx[i]
+                old_i = vals[i, (n - p) % size] if leave else 0.0
+                for j in range(n_vars):
+                    old_j = vals[j, (n - p) % size] if leave else 0.0
+                    corr[i, 2 + j] += z[i] * z[j] - old_i * old_j
+    if mode != SCORE:
+        for i in range(n_vars):
+            vals[i, n % size] = z[i]
+        counters[_N] = n + 1
+        if can_predict:
+            counters[_NERR] = n_err + 1
+        if can_predict and mode == LEARN:
+            counters[_NAARE] = n_aare + 1
+            if (n_aare + 1) % w == 0:
+                _refresh_aare_sums(aare, sums)
+        if n_vars > 1 and (n + 1) % p == 0:
+            _refresh_corr_sums(vals, n + 1, p, corr)
+    return score
+
+
+@njit(cache=True)
+def _refresh_aare_sums(aare: np.ndarray, sums: np.ndarray) -> None:
+    """Exact sums of a full AARE window (removes drift of the running sums)."""
+    for i in range(aare.shape[0]):
+        s1 = 0.0
+        s2 = 0.0
+        for v in aare[i]:
+            s1 += v
+            s2 += v * v
+        sums[i, 0] = s1
+        sums[i, 1] = s2
+
+
+@njit(cache=True)
+def _refresh_corr_sums(vals: np.ndarray, n: int, p: int, corr: np.ndarray) -> None:
+    """Exact correlation sums over the latest ``min(n, p)`` values."""
+    size = vals.shape[1]
+    n_vars = vals.shape[0]
+    corr[:, :] = 0.0
+    for t in range(max(0, n - p), n):
+        for i in range(n_vars):
+            vi = vals[i, t % size]
+            corr[i, 0] += vi
+            corr[i, 1] += vi * vi
+            for j in range(n_vars):
+                corr[i, 2 + j] += vi * vals[j, t % size]
+
+
+@njit(cache=True)
+def _run(
+    X: np.ndarray,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    vals: np.ndarray,
+    coef: np.ndarray,
+    errs: np.ndarray,
+    aare: np.ndarray,
+    sums: np.ndarray,
+    flag: np.ndarray,
+    corr: np.ndarray,
+    counters: np.ndarray,
+    params: np.ndarray,
+    scores: np.ndarray,
+    per_var: np.ndarray,
+) -> None:
+    """Score-then-learn every row of ``X`` (T, C), updating the state in place."""
+    for t in range(X.shape[0]):
+        scores[t] = _step(
+            X[t],
+            centre,
+            scale,
+            vals,
+            coef,
+            errs,
+            aare,
+            sums,
+            flag,
+            corr,
+            counters,
+            params,
+            LEARN,
+            per_var[t],
+        )
+
+
+# -- the detector -----------------------------------------------------------------------------
+_STATE_KEYS = ("vals", "coef", "errs", "aare", "sums", "flag", "corr", "counters")
+
+
+@register(
+    "rola",
+    modality="series",
+    paper="Lee, Lin et al. RoLA: A Real-Time Online Lightweight Anomaly Detection System for Multivariate Time Series. arXiv:2305.16509, 2023",
+    year=2023,
+    can_localise=True,
+    streaming=True,
+)
+class RoLA(StreamingMixin, SeriesDetector):
+    """RoLA: per-variable online predictors (RePAD2), correlations on the fly, majority vote.
+
+    Parameters
+    ----------
+    lookback:
+        Values each per-variable model predicts from, and predictions averaged into AARE
+        (RePAD's look-back ``b``; 3 in the papers).
+    retrain_window:
+        Latest points an online retraining fits the predictor on.
+    threshold_window:
+        AARE values kept for the threshold ``mean + k * std`` (RePAD2's sliding window).
+    k:
+        Threshold width in standard deviations; a LAD reports when its standardised AARE
+        exceeds it (3 in the papers).
+    correlation_window:
+        Latest points over which the Pearson correlation between variables is computed.
+    correlation_threshold:
+        Minimum absolute correlation for two variables to vote together.
+    normalise:
+        Per-variable scaling fitted on the training history (``normalise.Normaliser``).
+    warmup:
+        Streaming from scratch: points kept before the first fit.
+    nan_policy:
+        ``"raise"`` or ``"interpolate"`` (see ``core.series_input`` and ``streaming``).
+    seed:
+        Unused (the method is deterministic); kept for the common interface.
+    """
+
+    quick_params = {"threshold_window": 512, "correlation_window": 256}
+
+    def __init__(
+        self,
+        *,
+        lookback: int = 3,
+        retrain_window: int = 64,
+        threshold_window: int = 8064,
+        k: float = 3.0,
+        correlation_window: int = 2880,
+        correlation_threshold: float = 0.95,
+        normalise: str = "zscore",
+        warmup: int = 256,
+        nan_policy: str = "raise",
+        seed: int = 0,
+    ) -> None:
+        self.lookback = lookback
+        self.retrain_window = retrain_window
+        self.threshold_window = threshold_window
+        self.k = k
+        self.correlation_window = correlation_window
+        self.correlation_threshold = correlation_threshold
+        self.normalise = normalise
+        self.warmup = warmup
+        self.nan_policy = nan_policy
+        self.seed = seed
+
+    # -- parameters -----------------------------------------------------------------------
+    def min_length(self) -> int:
+        return 4 * (int(self.lookback) + 1) if _is_int(self.lookback) else 16
+
+    def _check_params(self) -> None:
+        for name in ("lookback", "retrain_window", "threshold_window", "correlation_window"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise InputError(f"{name} must be a positive int, got {value!r}")
+        if self.retrain_window < 2 * (self.lookback + 1):
+            raise InputError(
+                f"retrain_window ({self.retrain_window}) must be at least 2 * (lookback + 1) = "
+                f"{2 * (self.lookback + 1)} so a retrained predictor is determined"
+            )
+        if self.threshold_window < MIN_HISTORY:
+            raise InputError(f"threshold_window must be at least {MIN_HISTORY}")
+        if self.correlation_window < 3:
+            raise InputError("correlation_window must be at least 3")
+        if not (isinstance(self.k, (int, float)) and self.k > 0):
+            raise InputError(f"k must be a positive number, got {self.k!r}")
+        if not (0.0 <= float(self.correlation_threshold) <= 1.0):
+            raise InputError(
+                f"correlation_threshold must lie in [0, 1], got {self.correlation_threshold!r}"
+            )
+        if self.normalise not in NORMALISE_METHODS:
+            raise InputError(f"normalise must be one of {NORMALISE_METHODS}")
+        if not _is_int(self.warmup) or self.warmup < self.min_length():
+            raise InputError(f"warmup must be an int of at least {self.min_length()}")
+
+    def _params_array(self) -> np.ndarray:
+        return np.array(
+            [
+                self.lookback,
+                self.retrain_window,
+                self.k,
+                self.correlation_window,
+                self.correlation_threshold,
+            ],
+            dtype=np.float64,
+        )
+
+    # -- batch ----------------------------------------------------------------------------
+    def _fit(self, data: SeriesData) -> None:
+        self._check_params()
+        values = data.values
+        self.normaliser_ = Normaliser(self.normalise).fit(values)
+        z = self.normaliser_.transform(values)
+        n_vars = z.shape[1]
+        b = int(self.lookback)
+        size = max(self.retrain_window + b, self.correlation_window) + 1
+        self.vals_ = np.zeros((n_vars, size))
+        self.coef_ = np.stack([_ar_least_squares(z[:, i], b) for i in range(n_vars)])
+        self.errs_ = np.zeros((n_vars, b))
+        self.aare_ = np.zeros((n_vars, int(self.threshold_window)))
+        self.sums_ = np.zeros((n_vars, 2))
+        self.flag_ = np.zeros(n_vars)
+        self.corr_ = np.zeros((n_vars, n_vars + 2))
+        self.counters_ = np.zeros(3, dtype=np.int64)
+        self._params = self._params_array()
+        self._s_buf = np.empty(n_vars)
+        # run the online procedure over the history: fills the buffers and AARE window
+        self._advance(values)
+        self._history = None
+
+    def _advance(self, values: np.ndarray, state: dict | None = None):
+        """Score-then-learn ``values`` (T, C) on ``state`` (default: the detector's own)."""
+        st = self._state() if state is None else state
+        scores = np.empty(values.shape[0])
+        per_var = np.empty(values.shape)
+        _run(
+            np.ascontiguousarray(values, dtype=np.float64),
+            self.normaliser_.centre_,
+            self.normaliser_.scale_,
+            *(st[key] for key in _STATE_KEYS),
+            self._params,
+            scores,
+            per_var,
+        )
+        return scores, per_var
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {key: getattr(self, f"{key}_") for key in _STATE_KEYS}
+
+    def _score(self, data: SeriesData) -> Scores:
+        self._check_params()
+        copy = {key: arr.copy() for key, arr in self._state().items()}
+        scores, per_var = self._advance(data.values, copy)
+        return Scores(
+            scores=scores,
+            maps=per_var,
+            extras={"rola_flags": scores > self.k, "lad_flags": per_var > self.k},
+        )
+
+    # -- streaming ------------------------------------------------------------------------
+    def _learn_one(self, x: np.ndarray) -> None:
+        if not hasattr(self, "coef_"):
+            history = getattr(self, "_history", None) or []
+            history.append(x.copy())
+            self._history = history
+            if len(history) >= self.warmup:
+                self._fit(SeriesData(values=np.asarray(history)))
+            return
+        _step(
+            x, self.normaliser_.centre_, self.normaliser_.scale_,
+            self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
+            self.corr_, self.counters_, self._params, LEARN, self._s_buf,
+        )  # fmt: skip
+
+    def _observe_one(self, x: np.ndarray) -> None:
+        _step(
+            x, self.normaliser_.centre_, self.normaliser_.scale_,
+            self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
+            self.corr_, self.counters_, self._params, OBSERVE, self._s_buf,
+        )  # fmt: skip
+
+    def _score_one(self, x: np.ndarray) -> float:
+        return float(
+            _step(
+                x, self.normaliser_.centre_, self.normaliser_.scale_,
+                self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
+                self.corr_, self.counters_, self._params, SCORE, self._s_buf,
+            )
+        )  # fmt: skip
+
+    def _partial_fit(self, values: np.ndarray) -> None:
+        if not hasattr(self, "coef_"):
+            super()._partial_fit(values)  # collects the warm-up, then fits
+            return
+        self._advance(values)
+
+    def _stream_ready(self) -> bool:
+        return hasattr(self, "coef_")
+
+    # -- state ----------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {key: arr.copy() for key, arr in self._state().items()}
+        arrays.update(self.normaliser_.get_state())
+        return arrays, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
+        for key in _STATE_KEYS:
+            dtype = np.int64 if key == "counters" else np.float64
+            setattr(self, f"{key}_", np.array(arrays[key], dtype=dtype, copy=True))
+        self._params = self._params_array()
+        self._s_buf = np.empty(self.coef_.shape[0])
+        self._history = None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _ar_least_squares(z: np.ndarray, b: int) -> np.ndarray:
+    """Ridge least-squares AR(b) + intercept on a whole (normalised) series."""
+    n = z.shape[0]
+    if n <= b:
+        coef = np.zeros(b + 1)
+        coef[b - 1] = 1.0  # persistence
+        return coef
+    view = np.lib.stride_tricks.sliding_window_view(z, b + 1)
+    X = np.hstack([view[:, :b], np.ones((view.shape[0], 1))])
+    y = view[:, b]
+    A = X.T @ X + RIDGE * X.shape[0] * np.eye(b + 1)
+    return np.linalg.solve(A, X.T @ y)
