@@ -317,3 +317,5 @@ def pixel_cases() -> list[dict]:
 
 
 AUPRO_LIMITS = (0.3, 0.05, 1.0)
+
+VUS_WINDOWS = (0, 7, 20, 60)

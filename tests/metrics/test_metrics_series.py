@@ -153,6 +153,20 @@ def test_vus_matches_brute_force(seed, window, n_thresholds):
     assert M.vus_pr(y, s, window=window, n_thresholds=n_thresholds) == pytest.approx(pr, abs=1e-12)
 
 
+def test_vus_package_variant_matches_the_vus_package():
+    cases = {c["name"]: c for c in pate_cases()}
+    refs = json.loads((FIXTURES / "vus_reference.json").read_text())["cases"]
+    assert len(refs) >= 40
+    for r in refs:
+        c = cases[r["name"]]
+        assert r["sha256"] == digest(c["y_true"], c["y_score"])
+        kw = {"window": r["window"], "variant": "vus_package"}
+        assert M.vus_roc(c["y_true"], c["y_score"], **kw) == pytest.approx(r["vus_roc"], abs=1e-12)
+        assert M.vus_pr(c["y_true"], c["y_score"], **kw) == pytest.approx(r["vus_pr"], abs=1e-12)
+    with pytest.raises(InputError, match="variant"):
+        M.vus_pr(c["y_true"], c["y_score"], variant="tsb")
+
+
 def test_vus_by_hand():
     y = labels(10, (4, 5))
     s = y.astype(float)  # a perfect detector

@@ -51,8 +51,9 @@ TARGETS = {"aupro": 2.0, "aupimo": 2.0, "vus_pr": 1.0, "pate": 1.0}
 _NOTES = {
     "aupro": "reference: MVTec compute_pro (all thresholds, float32 FPR)",
     "aupimo": "reference: aupimo_scores (numba), 300,000 thresholds",
-    "vus_pr": "reference: vus RangeAUC_volume_opt (250 thresholds, P_l counts flagged buffer "
-    "only): values differ by definition, see docs/metrics.md",
+    "vus_pr": "reference: vus RangeAUC_volume_opt; normalcy's value column is the paper's "
+    "definition (all thresholds), the reference-size columns use variant='vus_package' "
+    "(equal values)",
     "pate": "reference: PATE package (same definition, values equal)",
 }
 
@@ -185,15 +186,22 @@ def _run_reference(task: str, arrays: dict[str, np.ndarray], timeout: float) -> 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _ours(task: str, arrays: dict[str, np.ndarray]) -> tuple[float, float, float]:
+def _ours(
+    task: str, arrays: dict[str, np.ndarray], like_reference: bool = False
+) -> tuple[float, float, float]:
+    """(value, wall s, CPU s) of normalcy's metric; ``like_reference`` runs VUS-PR as the
+    ``vus`` package defines it (``variant="vus_package"``, 250 thresholds) for a like-for-like
+    ratio and value check."""
     from .. import metrics as M
+
+    variant = "vus_package" if like_reference else "paper"
 
     if task == "aupro":
         fn = lambda: M.aupro(arrays["masks"], arrays["maps"])  # noqa: E731
     elif task == "aupimo":
         fn = lambda: M.aupimo(arrays["masks"], arrays["maps"]).mean  # noqa: E731
     elif task == "vus_pr":
-        fn = lambda: M.vus_pr(arrays["y"], arrays["s"], window=100)  # noqa: E731
+        fn = lambda: M.vus_pr(arrays["y"], arrays["s"], window=100, variant=variant)  # noqa: E731
     else:
         fn = lambda: M.pate(arrays["y"], arrays["s"], early_buffer=100, delay_buffer=100)  # noqa: E731
     value, wall, cpu = _clock(fn)
@@ -263,12 +271,12 @@ def run(
             else:
                 ys, ss = make_series(k)
                 sub = {"y": ys, "s": ss}
-            if k == size:
+            if k == size and task != "vus_pr":
                 ours_at_ref = (value, wall, cpu)
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    ours_at_ref = _ours(task, sub)
+                    ours_at_ref = _ours(task, sub, like_reference=True)
             ref = _run_reference(task, sub, timeout)
             progress.advance(bar)
             unit = "images of 256x256" if pixel else "points"

@@ -193,7 +193,28 @@ def pate(
 # VUS
 
 
-def _vus(yt: np.ndarray, ys: np.ndarray, window: int, n_thresholds: int | None):
+_VUS_VARIANTS = ("paper", "vus_package")
+
+
+def _merged_segments(starts, ends, half, t_len):
+    """Anomaly ranges widened by ``half``, merged when the widened ranges overlap (vus code)."""
+    split = ends[:-1] + half < starts[1:] - half
+    first = np.r_[0, np.flatnonzero(split) + 1]
+    last = np.r_[np.flatnonzero(split), starts.size - 1]
+    return np.maximum(starts[first] - half, 0), np.minimum(ends[last] + half, t_len - 1)
+
+
+def _first_ranks(rank: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray) -> np.ndarray:
+    """Sorted smallest rank (position in the score order) of each segment."""
+    bounds = np.r_[seg_a, seg_b + 1]
+    bounds.sort()
+    first_rank = np.minimum.reduceat(rank, bounds[bounds < rank.size])
+    return np.sort(first_rank[::2])
+
+
+def _vus(
+    yt: np.ndarray, ys: np.ndarray, window: int, n_thresholds: int | None, variant: str = "paper"
+):
     """Range-AUC-ROC and Range-AUC-PR (AP form) for each buffer length 0..window."""
     t_len = yt.size
     starts, ends = runs(yt)
@@ -226,16 +247,16 @@ def _vus(yt: np.ndarray, ys: np.ndarray, window: int, n_thresholds: int | None):
             label = np.minimum(base + np.bincount(idx[ok], wts[ok], minlength=t_len), 1.0)
         else:
             label = base
-        p_ell = (n_anom + label.sum()) / 2.0
-        n_ell = t_len - p_ell
         tp = np.cumsum(label[order])[pos]
-        seg_a, seg_b = runs(label > 0)
-        bounds = np.r_[seg_a, seg_b + 1]
-        bounds.sort()
-        first_rank = np.minimum.reduceat(rank, bounds[bounds < t_len])
-        if bounds[-1] < t_len:
-            first_rank = first_rank[:-1]
-        first_rank = np.sort(first_rank[::2])
+        if variant == "paper":
+            p_ell = (n_anom + label.sum()) / 2.0
+            seg_a, seg_b = runs(label > 0)
+        else:  # buffer labels count in P_l only where flagged; ranges merged as in vus
+            flagged_buffer = tp - np.cumsum(base[order])[pos]
+            p_ell = n_anom + flagged_buffer / 2.0
+            seg_a, seg_b = _merged_segments(starts, ends, half, t_len)
+        n_ell = t_len - p_ell
+        first_rank = _first_ranks(rank, seg_a, seg_b)
         existence = np.searchsorted(first_rank, pos, side="right") / seg_a.size
         tpr = np.minimum(tp / p_ell, 1.0) * existence
         fpr = (n_pred - tp) / n_ell
@@ -245,17 +266,27 @@ def _vus(yt: np.ndarray, ys: np.ndarray, window: int, n_thresholds: int | None):
     return rocs, prs
 
 
-def _vus_checked(y_true, y_score, window, n_thresholds, name):
+def _vus_checked(y_true, y_score, window, n_thresholds, variant, name):
     yt, ys = pair_1d(y_true, y_score)
     if int(window) < 0:
         raise InputError(f"window={window} must be >= 0")
+    if variant not in _VUS_VARIANTS:
+        raise InputError(f"variant={variant!r}; expected one of {_VUS_VARIANTS}")
+    if variant == "vus_package" and n_thresholds is None:
+        n_thresholds = 250
     n_pos = int(np.count_nonzero(yt))
     if n_pos == 0 or n_pos == yt.size:
         return None, undefined(name, "y_true holds one class only")
-    return _vus(yt, ys, int(window), n_thresholds), None
+    return _vus(yt, ys, int(window), n_thresholds, variant), None
 
 
-def vus_roc(y_true: Any, y_score: Any, window: int = 100, n_thresholds: int | None = None) -> float:
+def vus_roc(
+    y_true: Any,
+    y_score: Any,
+    window: int = 100,
+    n_thresholds: int | None = None,
+    variant: str = "paper",
+) -> float:
     """Volume under the range-ROC surface: Range-AUC-ROC averaged over buffer lengths 0..window.
 
     For a buffer length l, each anomaly event is widened by ``l // 2`` points on each side
@@ -269,28 +300,42 @@ def vus_roc(y_true: Any, y_score: Any, window: int = 100, n_thresholds: int | No
     at that many evenly spaced ranks of the sorted scores, as the authors' code does (250).
     One class only in ``y_true`` gives NaN.
 
+    ``variant="vus_package"`` reproduces the authors' optimised code (``RangeAUC_volume_opt``
+    of the ``vus`` package, used by TSB-UAD): buffer labels count in ``P_l`` only where
+    flagged (``P_l = #anomalous points + flagged buffer weight / 2``), widened events merge
+    only when their widenings overlap, and 250 thresholds are used unless ``n_thresholds``
+    says otherwise. It scores higher than the paper's definition when detections stay inside
+    the events.
+
     References
     ----------
     Paparrizos, Boniol, Palpanas, Tsay, Elmore, Franklin, "Volume Under the Surface: A New
     Accuracy Evaluation Measure for Time-Series Anomaly Detection", PVLDB 15(11), 2022.
     """
-    res, nan = _vus_checked(y_true, y_score, window, n_thresholds, "VUS-ROC")
+    res, nan = _vus_checked(y_true, y_score, window, n_thresholds, variant, "VUS-ROC")
     return nan if res is None else float(np.mean(res[0]))
 
 
-def vus_pr(y_true: Any, y_score: Any, window: int = 100, n_thresholds: int | None = None) -> float:
+def vus_pr(
+    y_true: Any,
+    y_score: Any,
+    window: int = 100,
+    n_thresholds: int | None = None,
+    variant: str = "paper",
+) -> float:
     """Volume under the range-PR surface: Range-AUC-PR averaged over buffer lengths 0..window.
 
     Same widened labels as :func:`vus_roc`; precision is ``TP / #flagged`` and the area is the
     average-precision sum ``sum_k (TPR_k - TPR_{k-1}) * precision_k`` over thresholds from the
     highest (``TPR_0 = 0``), as in the authors' VUS code. One class only gives NaN.
+    ``n_thresholds`` and ``variant`` as in :func:`vus_roc`.
 
     References
     ----------
     Paparrizos et al., "Volume Under the Surface: A New Accuracy Evaluation Measure for
     Time-Series Anomaly Detection", PVLDB 15(11), 2022.
     """
-    res, nan = _vus_checked(y_true, y_score, window, n_thresholds, "VUS-PR")
+    res, nan = _vus_checked(y_true, y_score, window, n_thresholds, variant, "VUS-PR")
     return nan if res is None else float(np.mean(res[1]))
 
 
