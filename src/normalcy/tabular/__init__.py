@@ -1,6 +1,9 @@
 """Tabular detectors: PyOD's classics behind normalcy's API, and the methods of recent research."""
 
-from . import (
-    auto,  # noqa: F401
-    pyod_detectors,  # noqa: F401  (registers the detectors)
+from . import (  # noqa: F401  (importing a module registers its detectors)
+    apre,
+    auto,
+    mss,
+    pyod_deep,
+    pyod_detectors,
 )
