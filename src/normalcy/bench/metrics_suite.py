@@ -317,16 +317,23 @@ def run(
         "seconds are wall clock (CPU seconds beside them); speedup = reference seconds / "
         "normalcy seconds on the same subset.",
         "",
-        frame.to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else frame.to_string(),
+        _markdown(frame),
         "",
     ]
     (out_dir / "metrics.md").write_text("\n".join(md))
     return csv_path
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _markdown(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table (floats to 4 significant digits)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.4g}"
+        return str(v).replace("|", "/")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |"]
+    lines.append("|" + "---|" * len(frame.columns))
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
