@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (importing a module registers its detectors)
     apre,
     auto,
+    fedpca,
     mss,
     pyod_deep,
     pyod_detectors,
