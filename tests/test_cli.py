@@ -228,6 +228,8 @@ def test_available_suites_are_bench_modules_named_suite():
 
 def test_docs_writes_every_detector(tmp_path):
     out = tmp_path / "docs" / "detectors.md"
+    (tmp_path / "docs" / "detectors").mkdir(parents=True)
+    (tmp_path / "docs" / "detectors" / "knn.md").write_text("# kNN\n")
     result = invoke("docs", "--out", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
@@ -236,6 +238,8 @@ def test_docs_writes_every_detector(tmp_path):
     for info in infos:
         assert f"### {info.name}\n" in text
     assert "| `n_neighbors` | `5` |" in text  # knn's default, from the registry
+    assert "[detectors/knn.md](detectors/knn.md)" in text  # hand-written page linked
+    assert text.count("- **Details:**") == 1
 
 
 def test_version():

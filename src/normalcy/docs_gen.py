@@ -28,8 +28,12 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def detectors_markdown() -> str:
-    """Markdown describing every registered detector: overview table, then one entry each."""
+def detectors_markdown(pages_dir: Path | None = None) -> str:
+    """Markdown describing every registered detector: overview table, then one entry each.
+
+    When ``pages_dir`` holds a hand-written page ``<name>.md`` for a detector, its entry
+    links to it (relative to the parent of ``pages_dir``).
+    """
     import normalcy as nc
     from normalcy.core.registry import get_class, unavailable_families
 
@@ -80,6 +84,9 @@ def detectors_markdown() -> str:
                 f"- **Module:** `{info.module}`",
                 f'- **Create:** `nc.create("{info.name}")`',
             ]
+            if pages_dir is not None and (pages_dir / f"{info.name}.md").is_file():
+                rel = f"{pages_dir.name}/{info.name}.md"
+                lines.append(f"- **Details:** [{rel}]({rel}) (idea, parameters, results)")
             quick = getattr(get_class(info.name), "quick_params", {})
             if quick:
                 settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in quick.items())
@@ -96,5 +103,5 @@ def write_detectors_page(out: str | Path = "docs/detectors.md") -> tuple[Path, i
 
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(detectors_markdown(), encoding="utf-8")
+    path.write_text(detectors_markdown(path.parent / path.stem), encoding="utf-8")
     return path, len(nc.detectors())
