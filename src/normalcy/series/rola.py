@@ -360,10 +360,13 @@ def _run(
     corr: np.ndarray,
     counters: np.ndarray,
     params: np.ndarray,
+    mode: int,
     scores: np.ndarray,
     per_var: np.ndarray,
 ) -> None:
-    """Score-then-learn every row of ``X`` (T, C), updating the state in place."""
+    """Score-then-learn every row of ``X`` (T, C), updating the state in place (``mode`` is
+    ``LEARN``; an argument rather than the constant so that ``_step`` compiles once, for an
+    int64 mode, shared with the calls from Python)."""
     for t in range(X.shape[0]):
         scores[t] = _step(
             X[t],
@@ -378,7 +381,7 @@ def _run(
             corr,
             counters,
             params,
-            LEARN,
+            mode,
             per_var[t],
         )
 
@@ -497,6 +500,8 @@ class RoLA(StreamingMixin, SeriesDetector):
         self._check_params()
         values = data.values
         self.normaliser_ = Normaliser(self.normalise).fit(values)
+        self._centre = _numba_ready(self.normaliser_.centre_)
+        self._scale = _numba_ready(self.normaliser_.scale_)
         z = self.normaliser_.transform(values)
         n_vars = z.shape[1]
         b = int(self.lookback)
@@ -521,11 +526,12 @@ class RoLA(StreamingMixin, SeriesDetector):
         scores = np.empty(values.shape[0])
         per_var = np.empty(values.shape)
         _run(
-            np.ascontiguousarray(values, dtype=np.float64),
-            self.normaliser_.centre_,
-            self.normaliser_.scale_,
+            _numba_ready(values),
+            self._centre,
+            self._scale,
             *(st[key] for key in _STATE_KEYS),
             self._params,
+            LEARN,
             scores,
             per_var,
         )
@@ -554,14 +560,14 @@ class RoLA(StreamingMixin, SeriesDetector):
                 self._fit(SeriesData(values=np.asarray(history)))
             return
         _step(
-            x, self.normaliser_.centre_, self.normaliser_.scale_,
+            _numba_ready(x), self._centre, self._scale,
             self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
             self.corr_, self.counters_, self._params, LEARN, self._s_buf,
         )  # fmt: skip
 
     def _observe_one(self, x: np.ndarray) -> None:
         _step(
-            x, self.normaliser_.centre_, self.normaliser_.scale_,
+            _numba_ready(x), self._centre, self._scale,
             self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
             self.corr_, self.counters_, self._params, OBSERVE, self._s_buf,
         )  # fmt: skip
@@ -569,7 +575,7 @@ class RoLA(StreamingMixin, SeriesDetector):
     def _score_one(self, x: np.ndarray) -> float:
         return float(
             _step(
-                x, self.normaliser_.centre_, self.normaliser_.scale_,
+                _numba_ready(x), self._centre, self._scale,
                 self.vals_, self.coef_, self.errs_, self.aare_, self.sums_, self.flag_,
                 self.corr_, self.counters_, self._params, SCORE, self._s_buf,
             )
@@ -592,12 +598,20 @@ class RoLA(StreamingMixin, SeriesDetector):
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
+        self._centre = _numba_ready(self.normaliser_.centre_)
+        self._scale = _numba_ready(self.normaliser_.scale_)
         for key in _STATE_KEYS:
             dtype = np.int64 if key == "counters" else np.float64
             setattr(self, f"{key}_", np.array(arrays[key], dtype=dtype, copy=True))
         self._params = self._params_array()
         self._s_buf = np.empty(self.coef_.shape[0])
         self._history = None
+
+
+def _numba_ready(a: np.ndarray) -> np.ndarray:
+    """float64, C-contiguous and writable: one compiled signature for every call (a read-only
+    or strided array would make numba compile the kernels again)."""
+    return np.require(a, np.float64, ["C", "W"])
 
 
 def _is_int(value: Any) -> bool:
