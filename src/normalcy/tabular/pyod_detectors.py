@@ -95,6 +95,9 @@ PYOD_DETECTORS: list[tuple[str, str, str, int]] = [
 _HIDDEN = {"self", "contamination", "random_state", "n_jobs", "verbose", "behaviour"}
 # Neighbour counts are clamped to n_samples - 1 on tiny training sets.
 _NEIGHBOUR_PARAMS = ("n_neighbors",)
+# Settings retried once when a fit fails on degenerate data (e.g. CBLOF on a handful of rows
+# whose clusters are all the same size cannot split them into "large" and "small").
+_FALLBACK = {"pyod.models.cblof:CBLOF": {"alpha": 0.01}}
 
 
 class PyODDetector(TabularDetector):
@@ -107,9 +110,10 @@ class PyODDetector(TabularDetector):
         module, cls = self.pyod_path.split(":")
         return getattr(importlib.import_module(module), cls)
 
-    def _build(self, n_samples: int) -> Any:
+    def _build(self, n_samples: int, **overrides: Any) -> Any:
         cls = self._pyod_class()
         kwargs = {k: getattr(self, k) for k in self.pyod_params}
+        kwargs.update(overrides)
         for key in _NEIGHBOUR_PARAMS:
             if key in kwargs and kwargs[key] is not None:
                 kwargs[key] = max(1, min(int(kwargs[key]), n_samples - 1))
@@ -126,15 +130,19 @@ class PyODDetector(TabularDetector):
         self.constant_values_ = X[0].copy()
         self.model_ = None
         if self.keep_columns_.any():
-            model = self._build(X.shape[0])
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit(X[:, self.keep_columns_])
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                raise InputError(
-                    f"{self.name} could not be fitted on data of shape {X.shape}: {exc}"
-                ) from None
+            attempts = [{}] + ([_FALLBACK[self.pyod_path]] if self.pyod_path in _FALLBACK else [])
+            for i, overrides in enumerate(attempts):
+                model = self._build(X.shape[0], **overrides)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        model.fit(X[:, self.keep_columns_])
+                    break
+                except (ValueError, np.linalg.LinAlgError) as exc:
+                    if i == len(attempts) - 1:
+                        raise InputError(
+                            f"{self.name} could not be fitted on data of shape {X.shape}: {exc}"
+                        ) from None
             self.model_ = model
 
     def _score(self, X: np.ndarray) -> np.ndarray:
