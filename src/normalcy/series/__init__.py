@@ -6,7 +6,7 @@ base of window-scoring detectors) and ``streaming`` (``learn_one`` / ``score_one
 ``partial_fit`` and a ring buffer). Importing this package registers its detectors.
 """
 
-from . import hpc_autoencoder, mp_discord, rola, sub_pca, windowed_tabular  # noqa: F401  (registers)
+from . import hpc_autoencoder, hypad, mp_discord, rola, sub_pca, windowed_tabular  # noqa: F401
 from .mp_discord import MatrixProfileDiscord
 from .streaming import StreamingMixin, WindowBuffer
 from .sub_pca import SubPCA
