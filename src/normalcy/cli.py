@@ -393,6 +393,13 @@ def bench(
     quick: Annotated[
         bool, typer.Option("--quick", help="Small settings for a fast check.")
     ] = False,
+    nab_results: Annotated[
+        Path | None,
+        typer.Option(
+            "--nab-results",
+            help="series suite, NAB: a numenta/NAB checkout (or its results/) to re-score.",
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark suite and write its results table."""
     suites = available_suites()
@@ -402,8 +409,9 @@ def bench(
         )
     module = importlib.import_module(f"normalcy.bench.{suite}_suite")
     names = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
+    extra = {"nab_results": nab_results} if nab_results is not None else {}
     path = module.run(
-        dataset=dataset, root=root, out_dir=out, detectors=names, limit=limit, quick=quick
+        dataset=dataset, root=root, out_dir=out, detectors=names, limit=limit, quick=quick, **extra
     )
     console.print(f"results written to [bold]{escape(str(path))}[/]")
     _print_csv(Path(path))
