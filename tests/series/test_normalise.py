@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import normalcy as nc
-from normalcy.series.normalise import Normaliser, causal_standardise, znorm_rows
+from normalcy.series.normalise import Normaliser, causal_margin, causal_standardise, znorm_rows
 
 
 def test_normaliser_keeps_training_statistics():
@@ -61,3 +61,18 @@ def test_causal_standardise_uses_only_the_past():
     changed[200:] += 100  # the future does not change the past
     np.testing.assert_allclose(causal_standardise(changed, warmup=20)[:200], out[:200])
     assert np.all(np.isfinite(causal_standardise(np.ones(50), warmup=5)))
+
+
+def test_causal_margin_alarms_once_per_excursion():
+    s = np.array([1.0, 2, 1, 3, 2, 2, 5, 1, 1, 1])
+    out = causal_margin(s, horizon=3, warmup=2)
+    expected = [0.0, 0.0]
+    for t in range(2, s.size):
+        expected.append((s[t] - s[max(0, t - 3) : t].max()) / s[:t].std())
+    np.testing.assert_allclose(out, expected)
+    plateau = np.r_[np.zeros(50), np.full(20, 10.0), np.zeros(30)] + np.linspace(0, 1e-3, 100)
+    alarms = np.flatnonzero(causal_margin(plateau, horizon=10, warmup=5) > 1.0)
+    assert alarms.tolist() == [50]  # a sustained high score alarms at its onset only
+    changed = s.copy()
+    changed[7:] = 100.0
+    np.testing.assert_allclose(causal_margin(changed, 3, 2)[:7], out[:7])  # causal

@@ -16,10 +16,13 @@ NAB protocol (online, no separate training set)
     ``learn_one``); per-row latency is measured there. A batch detector is refitted on all
     rows seen so far every 10 % of the file and scores the next stretch; its windows end at
     the scored row (causal settings: ``spread="last"``, and ``self_join=False`` for the
-    matrix profile; a class may declare its own ``causal_params``). Raw scores are then
-    standardised with the past only (``normalcy.series.normalise.causal_standardise``) so that
-    one threshold fits the whole corpus. As in NAB, that threshold is chosen per detector and
-    per profile to maximise the corpus score (``normalcy.metrics.nab_raw_score`` summed over
+    matrix profile; a class may declare its own ``causal_params``). Raw scores then become
+    alarm scores with the past only (``normalcy.series.normalise.causal_margin``): how far a
+    score rises above the highest score of the previous probationary-length stretch, in units
+    of the spread of all earlier scores. This makes one threshold fit the whole corpus and
+    raises one alarm per excursion instead of one per step (NAB charges every step flagged
+    outside a window). As in NAB, that threshold is chosen per detector and per profile to
+    maximise the corpus score (``normalcy.metrics.nab_raw_score`` summed over
     files, ``nab_normalize``), searched over quantiles of the detector's pooled scores.
     With ``nab_results`` (a checkout or export of github.com/numenta/NAB, or its
     ``results`` folder) the per-file results of NAB's own detectors are read as data and
@@ -542,7 +545,7 @@ def run_nab(
 ) -> Path:
     """The NAB protocol (see the module docstring)."""
     from ..datasets import nab
-    from ..series.normalise import causal_standardise
+    from ..series.normalise import causal_margin
 
     series_list = nab.load(root, limit=limit)
     rows: list[dict[str, Any]] = []
@@ -565,7 +568,7 @@ def run_nab(
                     row["error"] = str(exc)[:200]
                 start = max(p // 2, 2)
                 z = np.zeros_like(raw)
-                z[start:] = causal_standardise(raw[start:], warmup=NAB_STANDARDISE_WARMUP)
+                z[start:] = causal_margin(raw[start:], horizon=p, warmup=NAB_STANDARDISE_WARMUP)
                 final[name].append(z)
                 if lat is not None:
                     latencies.setdefault(name, []).append(lat)

@@ -10,6 +10,7 @@ score stream into one comparable across series using only the past of each step.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from ..core.errors import InputError, NotFittedError
 
@@ -107,5 +108,38 @@ def causal_standardise(scores: np.ndarray, warmup: int, floor: float = 1e-9) -> 
     std = np.sqrt(np.maximum(var, 0.0))
     spread = max(floor, 1e-6 * float(np.abs(shifted[:warmup]).max()))
     out = (shifted - mean) / np.maximum(std, spread)
+    out[: min(warmup, n)] = 0.0
+    return out
+
+
+def causal_margin(scores: np.ndarray, horizon: int, warmup: int, floor: float = 1e-9) -> np.ndarray:
+    """How far each score rises above the recent past, in units of the past scores' spread:
+    step ``t`` becomes ``(s_t - max(s_{t-horizon}, ..., s_{t-1})) / std(s_0, ..., s_{t-1})``;
+    the first ``warmup`` steps give 0.
+
+    Only a score higher than everything in the last ``horizon`` steps is positive, so a
+    detector whose score stays high for a while raises one alarm at its onset instead of one
+    per step (what event scores such as NAB's reward), and a later, higher peak still alarms.
+    Causal: step ``t`` never depends on later steps.
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = s.size
+    if n == 0:
+        return s.copy()
+    horizon = max(int(horizon), 1)
+    warmup = max(int(warmup), 2)
+    shifted = s - s[0]
+    csum = np.concatenate([[0.0], np.cumsum(shifted)])
+    csq = np.concatenate([[0.0], np.cumsum(shifted * shifted)])
+    count = np.maximum(np.arange(n, dtype=np.float64), 1.0)
+    mean = csum[:-1] / count
+    std = np.sqrt(np.maximum(csq[:-1] / count - mean**2, 0.0))
+    spread = max(floor, 1e-6 * float(np.abs(shifted[:warmup]).max()))
+    # max over [t - horizon, t - 1]: a trailing maximum filter, shifted by one step
+    trailing = maximum_filter1d(s, size=horizon, origin=(horizon - 1) // 2, mode="nearest")
+    recent = np.empty(n)
+    recent[0] = s[0]
+    recent[1:] = trailing[:-1]
+    out = (s - recent) / np.maximum(std, spread)
     out[: min(warmup, n)] = 0.0
     return out
