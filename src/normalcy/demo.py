@@ -216,7 +216,7 @@ class SeriesDemo(ModalityDemo):
     def __init__(self, quick: bool):
         from .datasets.synthetic import SERIES_KINDS, make_series
 
-        n_fit, n_hold, n_test = (700, 300, 2500) if quick else (1500, 500, 4000)
+        n_fit, n_hold, n_test = (700, 300, 2500) if quick else (1500, 500, 2500)
         data = make_series(
             train_length=n_fit + n_hold,
             test_length=n_test,
