@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import normalcy as nc
-from conftest import KINDS, injected
+from conftest import KINDS, check_streaming_contract, injected
 from normalcy.series.rola import RoLA
 
 
@@ -60,6 +60,13 @@ def test_streaming_equals_batch():
     other = RoLA().fit(train).partial_fit(test)
     for key, arr in det._state().items():
         np.testing.assert_array_equal(other._state()[key], arr)
+
+
+def test_streaming_contract(seasonal):
+    check_streaming_contract(RoLA(), seasonal[:1200], seasonal[1200:1700])
+    check_streaming_contract(
+        RoLA(), np.c_[seasonal, -seasonal][:1200], np.c_[seasonal, -seasonal][1200:1700]
+    )
 
 
 def test_score_one_does_not_learn(fitted):
