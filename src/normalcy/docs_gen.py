@@ -86,7 +86,7 @@ def detectors_markdown(pages_dir: Path | None = None) -> str:
             ]
             if pages_dir is not None and (pages_dir / f"{info.name}.md").is_file():
                 rel = f"{pages_dir.name}/{info.name}.md"
-                lines.append(f"- **Details:** [{rel}]({rel}) (idea, parameters, results)")
+                lines.append(f"- **Details:** [{rel}]({rel})")
             quick = getattr(get_class(info.name), "quick_params", {})
             if quick:
                 settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in quick.items())
