@@ -385,6 +385,7 @@ def _print_tables(frame: Any, console: Any) -> None:
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
+            collapse_padding=True,
         )
         table.add_column("detector", no_wrap=True)
         for col in cols:
