@@ -1,0 +1,572 @@
+"""EfficientAD: a patch description network student-teacher pair plus an autoencoder.
+
+* **Teacher**: a patch description network (PDN; four convolutions, 33-pixel receptive
+  field, stride 4; small "S" or medium "M") distilled to reproduce pretrained features.
+  The paper distils it from WideResNet-101 features on ImageNet; here (offline weights
+  only) it is distilled from EfficientNet-Lite features (stages 4 and 6, 3x3 locally
+  averaged, at twice the input resolution so their stride-8 grid matches the PDN's
+  stride 4, projected to ``out_channels`` by PCA) on a corpus made at fit time: the
+  training images under random flips, shifts and DRAEM's colour augmentations,
+  procedural textures, and training images with simulated anomalies
+  (``teacher_corpus="mixed"``; ``"train"`` uses the augmented training images only).
+* **Student**: a PDN with twice the outputs, trained on normal images with the *hard
+  feature loss* (only distances above their 0.999 quantile count) plus a penalty keeping
+  its outputs small on out-of-distribution images (procedural textures here, ImageNet in
+  the paper).
+* **Autoencoder** for logical anomalies: it predicts the teacher's output from a 1x1 code;
+  the student's second half learns to predict the autoencoder's output.
+* **Maps**: ``mean((T - S_st)^2)`` and ``mean((A - S_ae)^2)`` over channels, each
+  normalised by its 0.9 and 0.995 quantiles on held-out normal images (``0.1 (m - q_a) /
+  (q_b - q_a)``), averaged; padded back to the input size. The image score is the maximum
+  of the combined map.
+
+Budget: the paper trains 60,000 teacher and 70,000 student steps on a GPU. The defaults here
+are sized for a CPU (a narrower PDN, far fewer steps, ``width`` and the step counts scale
+it back up); see docs/detectors/efficientad.md for the measured effect.
+
+References
+----------
+Batzner, Heckler & König. EfficientAD: Accurate Visual Anomaly Detection at
+Millisecond-Level Latencies. WACV 2024.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.errors import InputError
+from ..core.image_input import ImageSource
+from ..core.registry import register
+from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
+from .feature_detector import local_average
+from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
+from .training import PixelTrainedDetector, load_module_arrays, module_arrays
+
+VARIANTS = ("S", "M")
+# Per variant: (width, out_channels) when not given.
+VARIANT_DEFAULTS = {"S": (0.125, 32), "M": (0.25, 64)}
+TEACHER_LAYERS = ("stage4", "stage5")
+TEACHER_LR = 1e-3
+
+
+class PDN(nn.Module):
+    """Patch description network. ``S``: conv4-pool-conv4-pool-conv3-conv4; ``M``: conv4-pool-
+    conv4-pool-conv1-conv3-conv4-conv1 (ReLU between convolutions, average pooling 2x2).
+    ``padding`` pads every layer (used while distilling the teacher, as in the paper)."""
+
+    def __init__(self, variant: str, out: int, width: float):
+        super().__init__()
+        self.variant = variant
+        self.padding = False
+        if variant == "S":
+            c1, c2 = max(8, round(128 * width)), max(8, round(256 * width))
+            spec = [(3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 3, 1), (c2, out, 4, 0)]
+        else:
+            c1, c2 = max(8, round(256 * width)), max(8, round(512 * width))
+            spec = [
+                (3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 1, 0), (c2, c2, 3, 1),
+                (c2, out, 4, 0), (out, out, 1, 0),
+            ]  # fmt: skip
+        self.spec = spec
+        self.convs = nn.ModuleList(
+            nn.Conv2d(a, b, k) for a, b, k, _ in (s for s in spec if s != "pool")
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        i = 0
+        n = len(self.convs)
+        for s in self.spec:
+            if s == "pool":
+                x = F.avg_pool2d(x, 2, 2, padding=1 if self.padding else 0)
+                continue
+            pad = s[3] if self.padding else 0
+            if pad:
+                x = F.pad(x, (pad,) * 4)
+            x = self.convs[i](x)
+            i += 1
+            if i < n:
+                x = F.relu(x)
+        return x
+
+
+class AutoEncoder(nn.Module):
+    """EfficientAD's autoencoder: six strided convolutions to a 1x1 code, then bilinear
+    upsampling + convolution (and dropout) stages, ending at the PDN's output size."""
+
+    def __init__(self, out: int, width: float, image_size: int, out_size: int):
+        super().__init__()
+        a, b = max(8, round(32 * width)), max(8, round(64 * width))
+        last = max(1, image_size // 32)
+        self.enc = nn.ModuleList(
+            [
+                nn.Conv2d(3, a, 4, 2, 1),
+                nn.Conv2d(a, a, 4, 2, 1),
+                nn.Conv2d(a, b, 4, 2, 1),
+                nn.Conv2d(b, b, 4, 2, 1),
+                nn.Conv2d(b, b, 4, 2, 1),
+                nn.Conv2d(b, b, last),
+            ]
+        )
+        self.dec = nn.ModuleList(nn.Conv2d(b, b, 4, 1, 2) for _ in range(6))
+        self.head = nn.ModuleList([nn.Conv2d(b, b, 3, 1, 1), nn.Conv2d(b, out, 3, 1, 1)])
+        scale = image_size / 256
+        self.sizes = [max(1, round(s * scale)) for s in (3, 8, 15, 32, 63, 127)]
+        self.out_size = int(out_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, conv in enumerate(self.enc):
+            x = conv(x)
+            if i < len(self.enc) - 1:
+                x = F.relu(x)
+        for size, conv in zip(self.sizes, self.dec, strict=True):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            x = F.dropout(F.relu(conv(x)), p=0.2, training=self.training)
+        x = F.interpolate(
+            x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False
+        )
+        return self.head[1](F.relu(self.head[0](x)))
+
+
+def _colour_jitter(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """One of brightness, contrast or saturation jitter by a factor in [0.8, 1.2] per image
+    (the autoencoder's augmentation); ``x`` is (B, 3, H, W) in [0, 1]."""
+    out = []
+    for img in x:
+        f = float(rng.uniform(0.8, 1.2))
+        kind = int(rng.integers(3))
+        grey = (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2])[None]
+        if kind == 0:
+            img = img * f
+        elif kind == 1:
+            img = (img - grey.mean()) * f + grey.mean()
+        else:
+            img = (img - grey) * f + grey
+        out.append(img.clamp(0, 1))
+    return torch.stack(out)
+
+
+@register(
+    "efficientad",
+    modality="image",
+    paper="Batzner et al. EfficientAD: Accurate Visual Anomaly Detection at Millisecond-Level Latencies. WACV 2024",
+    year=2024,
+    can_localise=True,
+)
+class EfficientAD(PixelTrainedDetector):
+    """EfficientAD (Batzner et al., WACV 2024): PDN student-teacher + autoencoder.
+
+    Parameters
+    ----------
+    variant:
+        "S" (PDN-S) or "M" (PDN-M).
+    width:
+        Channel multiplier of the PDNs and the autoencoder relative to the paper (1.0 =
+        paper widths 128/256 for S, 256/512 for M). None: 0.125 for S, 0.25 for M (sized
+        for CPU latency).
+    out_channels:
+        Teacher output channels (paper: 384; at most the 120 dimensions of the
+        EfficientNet-Lite target here). None: 32 for S, 64 for M.
+    teacher_steps, teacher_batch:
+        Distillation steps and images per step for the teacher.
+    teacher_corpus:
+        "mixed" (augmented training images, procedural textures, simulated anomalies) or
+        "train" (augmented training images only).
+    max_steps, batch_size:
+        Student/autoencoder steps and images per step (paper: 70,000 steps of 1 image).
+    lr:
+        Adam learning rate of student and autoencoder (paper: 1e-4, weight decay 1e-5, x0.1
+        after 95% of the steps).
+    image_size, resize:
+        Network input size and resizing policy (``image.preprocess``).
+    validation_fraction:
+        Held-out normal images for early stopping and the map quantiles (paper: 10%).
+    eval_every, patience, max_minutes, checkpoint_dir:
+        Validation period (the student-teacher and student-autoencoder distances on held-out
+        normal images), early stopping (off by default: the paper trains a fixed number of
+        steps, and the last weights are kept), wall-clock budget, resumable checkpoints.
+    num_threads, device, seed, verbose:
+        Runtime and seed.
+
+    References
+    ----------
+    Batzner, Heckler & König. EfficientAD: Accurate Visual Anomaly Detection at
+    Millisecond-Level Latencies. WACV 2024.
+    """
+
+    quick_params: ClassVar[dict[str, Any]] = {
+        "image_size": 64,
+        "width": 0.0625,
+        "out_channels": 16,
+        "teacher_steps": 4,
+        "teacher_batch": 2,
+        "max_steps": 4,
+        "batch_size": 2,
+        "eval_every": 2,
+        "num_threads": 1,
+    }
+    norm_mean = LITE_MEAN
+    norm_std = LITE_STD
+
+    def __init__(
+        self,
+        *,
+        variant: str = "S",
+        width: float | None = None,
+        out_channels: int | None = None,
+        teacher_steps: int = 400,
+        teacher_batch: int = 4,
+        teacher_corpus: str = "mixed",
+        max_steps: int = 800,
+        batch_size: int = 4,
+        lr: float = 1e-4,
+        image_size: int = 256,
+        resize: str = "stretch",
+        validation_fraction: float = 0.1,
+        eval_every: int = 200,
+        patience: int | None = None,
+        max_minutes: float | None = None,
+        checkpoint_dir: str | None = None,
+        num_threads: int | None = 2,
+        device: str = "auto",
+        seed: int = 0,
+        verbose: bool = True,
+    ):
+        self.variant = variant
+        self.width = width
+        self.out_channels = out_channels
+        self.teacher_steps = teacher_steps
+        self.teacher_batch = teacher_batch
+        self.teacher_corpus = teacher_corpus
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.image_size = image_size
+        self.resize = resize
+        self.validation_fraction = validation_fraction
+        self.eval_every = eval_every
+        self.patience = patience
+        self.max_minutes = max_minutes
+        self.checkpoint_dir = checkpoint_dir
+        self.num_threads = num_threads
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    # -- building blocks ----------------------------------------------------------------------
+    @property
+    def _width(self) -> float:
+        return float(VARIANT_DEFAULTS[self.variant][0] if self.width is None else self.width)
+
+    @property
+    def _channels(self) -> int:
+        return int(
+            VARIANT_DEFAULTS[self.variant][1] if self.out_channels is None else self.out_channels
+        )
+
+    def _check_params(self) -> None:
+        if self.variant not in VARIANTS:
+            raise InputError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if not self._width > 0:
+            raise InputError(f"width must be > 0, got {self.width}")
+        if self.teacher_corpus not in ("mixed", "train"):
+            raise InputError(
+                f"teacher_corpus must be 'mixed' or 'train', got {self.teacher_corpus!r}"
+            )
+        if int(self.image_size) < 64:
+            raise InputError(
+                f"image_size must be at least 64 for EfficientAD, got {self.image_size}"
+            )
+        if self._channels < 1:
+            raise InputError(f"out_channels must be >= 1, got {self.out_channels}")
+        for name in ("teacher_steps", "teacher_batch", "max_steps"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._check_pixel_params()
+
+    def _build(self) -> None:
+        device = self._torch_device()
+        s, c, w = int(self.image_size), self._channels, self._width
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.seed))
+            self.teacher_ = PDN(self.variant, c, w).to(device)
+            self.student_ = PDN(self.variant, 2 * c, w).to(device)
+            with torch.no_grad():
+                grid = self.teacher_(torch.zeros(1, 3, s, s, device=device)).shape[-1]
+            self.autoencoder_ = AutoEncoder(c, w, s, grid).to(device)
+        self.grid_ = int(grid)
+        for name in ("t_mean", "t_std", "quantiles"):
+            size = 4 if name == "quantiles" else c
+            self.__dict__[name + "_"] = torch.zeros(size, device=device)
+
+    def _backbone(self):
+        return load_backbone("efficientnet_lite0", TEACHER_LAYERS, device=self._torch_device())
+
+    # -- teacher distillation ------------------------------------------------------------------
+    def _lite_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """EfficientNet-Lite stage 4 + 6 features of ``x`` at twice its resolution, 3x3
+        locally averaged, on the stride-4 grid of ``x`` (B, 152, S/4, S/4)."""
+        ext = self._backbone()
+        big = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            feats = ext(big.contiguous(memory_format=torch.channels_last))
+        size = (x.shape[-2] // 4, x.shape[-1] // 4)
+        return torch.cat(
+            [
+                F.interpolate(
+                    local_average(f.float(), 3), size=size, mode="bilinear", align_corners=False
+                )
+                for f in feats
+            ],
+            dim=1,
+        )
+
+    def _corpus_image(self, train: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One distillation image: a training image, or (``mixed``, 20% of the time)
+        a procedural texture or a training image with a simulated anomaly, so that the
+        teacher also describes patches unlike the training data."""
+        img = as_float(train[int(rng.integers(len(train)))])
+        r = rng.random() if self.teacher_corpus == "mixed" else 0.0
+        if r < 0.8:
+            return img
+        if r < 0.9:
+            tex = procedural_texture(img.shape[:2], rng)
+            return augment_image(tex, rng) if rng.random() < 0.5 else tex
+        return simulate_anomaly(img, rng, train, p_anomaly=1.0)[0]
+
+    def _distil_teacher(self, train: np.ndarray, val: np.ndarray, config: str) -> dict[str, Any]:
+        device = self._torch_device()
+        prep = self._prep()
+        c = self._channels
+        # PCA of the Lite targets on (a sample of) the training images fixes the projection.
+        sample = np.random.default_rng([int(self.seed), 11]).permutation(len(train))[:32]
+        with torch.no_grad():
+            t = torch.cat([self._lite_targets(self._tensor(train[i : i + 1])) for i in sample])
+            rows = t.permute(0, 2, 3, 1).reshape(-1, t.shape[1]).double()
+            mean = rows.mean(0)
+            evals, evecs = torch.linalg.eigh(torch.cov(rows.T))
+            if c > rows.shape[1]:
+                raise InputError(
+                    f"out_channels={c} exceeds the {rows.shape[1]} dimensions of the "
+                    "EfficientNet-Lite target features"
+                )
+            proj = evecs[:, torch.argsort(evals, descending=True)[:c]]
+            # One global scale (unit mean variance): the loss weighs components by variance.
+            scale = ((rows - mean) @ proj).var(0).mean().sqrt().clamp_min(1e-6)
+        proj = (proj / scale).float().to(device)
+        mean = mean.float().to(device)
+
+        def target(x: torch.Tensor) -> torch.Tensor:
+            f = self._lite_targets(x).permute(0, 2, 3, 1)
+            return ((f - mean) @ proj).permute(0, 3, 1, 2)
+
+        val_x = self._tensor(val[: min(len(val), 16)])
+        with torch.no_grad():
+            val_t = target(val_x)
+        batch = int(self.teacher_batch)
+
+        def step(t: int, rng: np.random.Generator) -> torch.Tensor:
+            imgs = np.stack([self._corpus_image(train, rng) for _ in range(batch)])
+            x = prep.normalise(imgs, device).contiguous()
+            with torch.no_grad():
+                tgt = target(x)
+            return F.mse_loss(self.teacher_(x), tgt)
+
+        def validate() -> float:
+            return float(F.mse_loss(self.teacher_(val_x), val_t))
+
+        self.teacher_.padding = True
+        opt = torch.optim.Adam(self.teacher_.parameters(), lr=TEACHER_LR, weight_decay=1e-5)
+        n = int(self.teacher_steps)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n), eta_min=1e-5)
+        trainer = self._trainer(
+            {"teacher": self.teacher_},
+            {"teacher": opt},
+            schedulers={"teacher": sched},
+            name="teacher",
+            max_steps=n,
+            config=config,
+            validate=validate,
+            patience=None,
+        )
+        result = trainer.run(step)
+        self.teacher_.padding = False
+        for p in self.teacher_.parameters():
+            p.requires_grad_(False)
+        return result.to_dict()
+
+    # -- student and autoencoder --------------------------------------------------------------
+    def _teacher_out(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            t = self.teacher_(x)
+        return (t - self.t_mean_[None, :, None, None]) / self.t_std_[None, :, None, None]
+
+    def _teacher_normalisation(self, train: np.ndarray) -> None:
+        c = self._channels
+        total = torch.zeros(c, dtype=torch.float64, device=self._torch_device())
+        sq = torch.zeros_like(total)
+        count = 0
+        self.teacher_.eval()
+        with torch.no_grad():
+            for s in range(0, len(train), 16):
+                t = self.teacher_(self._tensor(train[s : s + 16])).double()
+                total += t.sum(dim=(0, 2, 3))
+                sq += (t * t).sum(dim=(0, 2, 3))
+                count += t.shape[0] * t.shape[2] * t.shape[3]
+        mean = total / count
+        self.t_mean_ = mean.float()
+        self.t_std_ = (sq / count - mean * mean).clamp_min(1e-12).sqrt().float()
+
+    def _penalty_pool(self, train: np.ndarray, rng: np.random.Generator, n: int = 64) -> np.ndarray:
+        """Out-of-distribution images for the student's penalty (ImageNet in the paper):
+        procedural textures, half of them augmented."""
+        s = int(self.image_size)
+        pool = []
+        for _ in range(n):
+            tex = procedural_texture((s, s), rng)
+            pool.append(augment_image(tex, rng) if rng.random() < 0.5 else tex)
+        return (np.stack(pool) * 255 + 0.5).astype(np.uint8)
+
+    def _train_student(self, train: np.ndarray, val: np.ndarray, config: str) -> dict[str, Any]:
+        device = self._torch_device()
+        prep = self._prep()
+        c = self._channels
+        pool = self._penalty_pool(train, np.random.default_rng([int(self.seed), 13]))
+        mean = torch.tensor(prep.mean, device=device)[None, :, None, None]
+        std = torch.tensor(prep.std, device=device)[None, :, None, None]
+        batch = min(int(self.batch_size), len(train))
+        val_x = [self._tensor(val[s : s + 16]) for s in range(0, len(val), 16)]
+
+        def step(t: int, rng: np.random.Generator) -> torch.Tensor:
+            pick = rng.choice(len(train), size=batch, replace=False)
+            raw = (
+                torch.from_numpy(train[pick].astype(np.float32) / 255.0)
+                .permute(0, 3, 1, 2)
+                .to(device)
+            )
+            x = (raw - mean) / std
+            t_st = self._teacher_out(x)
+            s_st = self.student_(x)[:, :c]
+            dist = (t_st - s_st) ** 2
+            d_hard = torch.quantile(dist.flatten()[:: max(1, dist.numel() // 2**24)], 0.999)
+            loss_hard = dist[dist >= d_hard].mean()
+            pen = self._tensor(
+                np.stack([pool[int(i)] for i in rng.integers(len(pool), size=batch)])
+            )
+            loss_pen = (self.student_(pen)[:, :c] ** 2).mean()
+            x_ae = (_colour_jitter(raw, rng) - mean) / std
+            ae = self.autoencoder_(x_ae)
+            t_ae = self._teacher_out(x_ae)
+            s_ae = self.student_(x_ae)[:, c:]
+            loss_ae = ((t_ae - ae) ** 2).mean()
+            loss_stae = ((ae - s_ae) ** 2).mean()
+            return loss_hard + loss_pen + loss_ae + loss_stae
+
+        def validate() -> float:
+            total = 0.0
+            for x in val_x:
+                st, ae = self._raw_maps(x)
+                total += float(st.mean() + ae.mean()) * len(x)
+            return total / len(val)
+
+        params = list(self.student_.parameters()) + list(self.autoencoder_.parameters())
+        opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=1e-5)
+        n = int(self.max_steps)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, int(0.95 * n)), gamma=0.1)
+        trainer = self._trainer(
+            {"student": self.student_, "autoencoder": self.autoencoder_},
+            {"student": opt},
+            schedulers={"student": sched},
+            name="student",
+            max_steps=n,
+            config=config,
+            validate=validate,
+            restore_best=False,
+        )
+        return trainer.run(step).to_dict()
+
+    def _raw_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self._channels
+        t = self._teacher_out(x)
+        s = self.student_(x)
+        a = self.autoencoder_(x)
+        st = ((t - s[:, :c]) ** 2).mean(1)
+        ae = ((a - s[:, c:]) ** 2).mean(1)
+        return st, ae
+
+    def _map_normalisation(self, val: np.ndarray) -> None:
+        sts, aes = [], []
+        with torch.no_grad():
+            for s in range(0, len(val), 16):
+                st, ae = self._raw_maps(self._tensor(val[s : s + 16]))
+                sts.append(st.flatten())
+                aes.append(ae.flatten())
+        st_all, ae_all = torch.cat(sts).double(), torch.cat(aes).double()
+        q = torch.tensor([0.9, 0.995], dtype=torch.float64, device=st_all.device)
+        qs = torch.cat([torch.quantile(st_all, q), torch.quantile(ae_all, q)]).float()
+        self.quantiles_ = qs
+
+    # -- fit / score --------------------------------------------------------------------------
+    def _fit(self, data: ImageSource) -> None:
+        self._check_params()
+        with self._threads():
+            images = self._training_views(data)
+            train_idx, val_idx = self._split(len(images))
+            train, val = images[train_idx], images[val_idx]
+            self._build()
+            config = self._fingerprint(images)
+            self.teacher_training_ = self._distil_teacher(train, val, config)
+            self._teacher_normalisation(train)
+            self.training_ = self._train_student(train, val, config)
+            for m in (self.teacher_, self.student_, self.autoencoder_):
+                m.eval()
+            self._map_normalisation(val)
+
+    def _infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        st, ae = self._raw_maps(x)
+        q = self.quantiles_
+        st = 0.1 * (st - q[0]) / (q[1] - q[0]).clamp_min(1e-12)
+        ae = 0.1 * (ae - q[2]) / (q[3] - q[2]).clamp_min(1e-12)
+        combined = 0.5 * st + 0.5 * ae
+        scores = combined.flatten(1).amax(1)
+        # Output pixel i sees input pixels [4i, 4i + 33): pad by 4 cells and resize, as in the
+        # paper, to bring the map to the input grid.
+        size = x.shape[-1]
+        padded = F.pad(combined[:, None], (4, 4, 4, 4), value=float(combined.min()))
+        maps = F.interpolate(padded, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        return maps, scores
+
+    # -- state --------------------------------------------------------------------------------
+    def _get_state(self):
+        arrays = {
+            **module_arrays(self.teacher_, "teacher"),
+            **module_arrays(self.student_, "student"),
+            **module_arrays(self.autoencoder_, "autoencoder"),
+            "t_mean": self.t_mean_.cpu().numpy(),
+            "t_std": self.t_std_.cpu().numpy(),
+            "quantiles": self.quantiles_.cpu().numpy(),
+        }
+        meta = {
+            "grid": self.grid_,
+            "teacher_training": self.teacher_training_,
+            "training": self.training_,
+            "teacher_target": describe(self._backbone()),
+        }
+        return arrays, meta
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self._build()
+        device = self._torch_device()
+        load_module_arrays(self.teacher_, arrays, "teacher")
+        load_module_arrays(self.student_, arrays, "student")
+        load_module_arrays(self.autoencoder_, arrays, "autoencoder")
+        for name in ("t_mean", "t_std", "quantiles"):
+            self.__dict__[name + "_"] = torch.from_numpy(np.array(arrays[name])).to(device)
+        for m in (self.teacher_, self.student_, self.autoencoder_):
+            m.eval()
+        self.teacher_training_ = meta.get("teacher_training", {})
+        self.training_ = meta.get("training", {})

@@ -1,0 +1,96 @@
+"""EfficientAD: PDN shapes, a short fit on synthetic textures, resume and round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import normalcy as nc
+from normalcy.datasets.synthetic import make_images
+from normalcy.image import efficientad
+from normalcy.image.efficientad import PDN, AutoEncoder
+from normalcy.image.training import module_arrays
+from normalcy.metrics.pixel import pixel_auroc
+from normalcy.metrics.ranking import auroc
+
+PARAMS = dict(image_size=96, width=0.125, out_channels=32, teacher_steps=60, max_steps=60,
+              eval_every=30, num_threads=1, verbose=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_images(n_train=12, n_test=10, size=96, anomaly_ratio=0.5, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return nc.create("efficientad", **PARAMS).fit(data.train)
+
+
+@pytest.mark.parametrize("variant", ["S", "M"])
+def test_pdn_and_autoencoder_shapes(variant):
+    paper = PDN(variant, 384, 1.0)
+    widths = [c.out_channels for c in paper.convs]
+    assert widths[:2] == ([128, 256] if variant == "S" else [256, 512]) and widths[-1] == 384
+    x = torch.zeros(1, 3, 256, 256)
+    pdn = PDN(variant, 24, 0.0625)  # same layout, narrow (fast)
+    assert pdn(x).shape == (1, 24, 56, 56)  # the paper's 56x56 grid of 33-pixel patches
+    pdn.padding = True
+    assert pdn(x).shape == (1, 24, 64, 64)  # padded, for distillation (stride 4)
+    ae = AutoEncoder(24, 0.25, 256, 56)
+    assert ae(x).shape == (1, 24, 56, 56)
+
+
+def test_loss_decreases_and_defects_outscore_normal_images(fitted, data):
+    teacher = fitted.teacher_training_["history"]
+    assert teacher[-1]["loss"] < teacher[0]["loss"]
+    assert fitted.training_["steps"] == 60
+    res = fitted.score(data.test)
+    assert res.maps.shape == (10, 96, 96)
+    assert auroc(data.labels, res.scores) >= 0.8
+    assert pixel_auroc(data.masks, res.maps) >= 0.8
+    q = fitted.quantiles_.cpu().numpy()
+    assert q[0] < q[1] and q[2] < q[3]  # 0.9 and 0.995 quantiles of the two maps
+
+
+def test_save_load_round_trip(fitted, data, tmp_path):
+    before = fitted.score(data.test)
+    loaded = nc.load(fitted.save(tmp_path / "ead.normalcy"))
+    after = loaded.score(data.test)
+    np.testing.assert_array_equal(before.scores, after.scores)
+    np.testing.assert_array_equal(before.maps, after.maps)
+
+
+def test_interrupted_fit_resumes_to_identical_weights(data, tmp_path, monkeypatch):
+    params = dict(PARAMS, image_size=64, teacher_steps=4, max_steps=6, eval_every=2,
+                  out_channels=16, width=0.0625)  # fmt: skip
+    full = nc.create("efficientad", checkpoint_dir=str(tmp_path / "a"), **params).fit(data.train)
+    calls = {"n": 0}
+    original = efficientad._colour_jitter
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # student step 3, after the step-2 checkpoint
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(efficientad, "_colour_jitter", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        nc.create("efficientad", checkpoint_dir=str(tmp_path / "b"), **params).fit(data.train)
+    monkeypatch.setattr(efficientad, "_colour_jitter", original)
+    resumed = nc.create("efficientad", checkpoint_dir=str(tmp_path / "b"), **params)
+    resumed.fit(data.train)
+    for part in ("teacher_", "student_", "autoencoder_"):
+        a = module_arrays(getattr(full, part), "x")
+        b = module_arrays(getattr(resumed, part), "x")
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    np.testing.assert_array_equal(full.quantiles_.numpy(), resumed.quantiles_.numpy())
+
+
+def test_bad_parameters_are_rejected(data):
+    with pytest.raises(nc.InputError, match="variant"):
+        nc.create("efficientad", variant="L", verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="teacher_corpus"):
+        nc.create("efficientad", teacher_corpus="imagenet", verbose=False).fit(data.train)
