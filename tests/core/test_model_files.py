@@ -32,7 +32,7 @@ def _series_data():
 
 def _image_data():
     rng = np.random.default_rng(2)
-    train = (rng.random((6, 64, 64)) * 80 + 80).astype(np.uint8)
+    train = (rng.random((12, 64, 64)) * 80 + 80).astype(np.uint8)  # >= 10 to calibrate
     test = (rng.random((3, 64, 64)) * 80 + 80).astype(np.uint8)
     test[0, 20:30, 20:30] = 255
     return train, test
