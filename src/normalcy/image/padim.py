@@ -45,8 +45,9 @@ class PaDiM(FeatureImageDetector):
     Parameters
     ----------
     backbone, layers:
-        Feature extractor and layers; default EfficientNet-Lite0 stages 3, 4 and 6
-        (strides 4, 8, 16, like ResNet layers 1-3 in the paper).
+        Feature extractor and layers; default EfficientNet-Lite0 stages 4 and 6 (strides 8
+        and 16; the paper's third, stride-4 layer quadruples the number of Gaussians for
+        little gain with this backbone).
     n_features:
         Number of randomly chosen feature channels (paper: 100 for ResNet18, 550 for
         WideResNet50); all channels when larger than their number.
@@ -74,7 +75,7 @@ class PaDiM(FeatureImageDetector):
         self,
         *,
         backbone: str = "efficientnet_lite0",
-        layers: Sequence[str] | None = ("stage3", "stage4", "stage6"),
+        layers: Sequence[str] | None = ("stage4", "stage6"),
         n_features: int = 100,
         epsilon: float = 0.01,
         image_size: int = 256,
@@ -144,7 +145,7 @@ class PaDiM(FeatureImageDetector):
             cov += float(self.epsilon) * torch.eye(k, dtype=torch.float64)
             inv = torch.linalg.inv(cov)
         self.mean_ = mean.float().numpy()
-        self.inv_cov_ = (0.5 * (inv + inv.transpose(1, 2))).float().numpy()
+        self.inv_cov_ = np.ascontiguousarray((0.5 * (inv + inv.transpose(1, 2))).float().numpy())
         self.grid_ = tuple(int(g) for g in self._grid)
         self._torch_state = None
 
