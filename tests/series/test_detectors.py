@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from series_cases import KINDS, injected
 
 import normalcy as nc
-from conftest import KINDS, injected
 
 DETECTORS = ("mp_discord", "sub_pca", "sub_iforest", "sub_knn")
 # A level shift or a plateau shows in windows through its edges: windows straddling the

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from series_cases import KINDS, injected
 
 import normalcy as nc
-from conftest import KINDS, injected
 from normalcy.series.hpc_autoencoder import HPCAutoencoder
 
 SMALL = {"window": 40, "epochs": 20, "max_hidden": 64, "max_windows": 512}

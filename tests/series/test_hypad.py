@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from series_cases import KINDS, injected
 
 import normalcy as nc
-from conftest import KINDS, injected
 from normalcy.series.hypad import BALL_EPS, HypAD, poincare_distance
 from normalcy.series.windows import sliding_windows
 

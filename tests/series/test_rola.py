@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from series_cases import KINDS, check_streaming_contract, injected, seasonal_series
 
 import normalcy as nc
-from conftest import KINDS, check_streaming_contract, injected
 from normalcy.series.rola import RoLA
 
 
@@ -60,6 +60,11 @@ def test_streaming_equals_batch():
     other = RoLA().fit(train).partial_fit(test)
     for key, arr in det._state().items():
         np.testing.assert_array_equal(other._state()[key], arr)
+
+
+@pytest.fixture(scope="module")
+def seasonal():
+    return seasonal_series()
 
 
 def test_streaming_contract(seasonal):

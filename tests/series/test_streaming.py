@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from series_cases import check_streaming_contract, seasonal_series
 
 import normalcy as nc
-from conftest import check_streaming_contract
 from normalcy.series.streaming import WindowBuffer
+
+
+@pytest.fixture(scope="module")
+def seasonal():
+    return seasonal_series()
 
 
 def test_window_buffer_orders_oldest_first_and_round_trips():

@@ -62,13 +62,13 @@ UCR_TOLERANCE = 100
 PATE_BUFFER = 100
 NAB_PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 NAB_REFIT_FRACTION = 0.10
-NAB_STANDARDISE_WARMUP = 10
+NAB_ALARM_WARMUP = 10
 NAB_THRESHOLD_CANDIDATES = 160
 RANGE_F1_QUANTILES = np.linspace(0.5, 0.999, 25)
 STREAM_POINTS = 20_000
 CAUSAL_PARAMS = {"spread": "last", "self_join": False}
 QUICK_LIMIT = 3
-TIMELINE_POINTS = 3000
+TIMELINE_POINTS = 1500
 
 
 # ----------------------------------------------------------------------------------------------
@@ -568,7 +568,7 @@ def run_nab(
                     row["error"] = str(exc)[:200]
                 start = max(p // 2, 2)
                 z = np.zeros_like(raw)
-                z[start:] = causal_margin(raw[start:], horizon=p, warmup=NAB_STANDARDISE_WARMUP)
+                z[start:] = causal_margin(raw[start:], horizon=p, warmup=NAB_ALARM_WARMUP)
                 final[name].append(z)
                 if lat is not None:
                     latencies.setdefault(name, []).append(lat)

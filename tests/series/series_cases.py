@@ -1,9 +1,13 @@
-"""Synthetic series with one injected anomaly, and a reusable streaming-contract check."""
+"""Shared cases for the series tests: synthetic series with one injected anomaly, a seasonal
+series, and a reusable streaming-contract check.
+
+A plain module (``from series_cases import ...``), not a conftest.py: tests elsewhere import
+``shared_dataset`` with ``from conftest import ...``, which a second conftest.py would shadow.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from normalcy.datasets.synthetic import make_series
 
@@ -18,8 +22,7 @@ def injected(kind: str, seed: int = 0, channels: int = 1):
     return split.train, split.test, split.windows[0]
 
 
-@pytest.fixture(scope="session")
-def seasonal():
+def seasonal_series() -> np.ndarray:
     """A clean univariate seasonal series (period 50) with mild noise."""
     rng = np.random.default_rng(7)
     t = np.arange(3000)
