@@ -48,12 +48,15 @@ MAX_MAP_POSITIONS = 50_000  # training positions per level used for the map Gaus
 
 
 def _ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, precision) of ``x`` (n, d) with Ledoit-Wolf shrinkage (scikit-learn)."""
-    from sklearn.covariance import LedoitWolf
+    """(mean, precision) of ``x`` (n, d) with Ledoit-Wolf shrinkage (scikit-learn's
+    estimator; the shrunk covariance is positive definite, so it is inverted by Cholesky)."""
+    from sklearn.covariance import ledoit_wolf
 
-    lw = LedoitWolf(assume_centered=False).fit(x.astype(np.float64))
-    prec = lw.precision_
-    return lw.location_.astype(np.float64), 0.5 * (prec + prec.T)
+    x = x.astype(np.float64)
+    mean = x.mean(axis=0)
+    cov, _ = ledoit_wolf(x - mean, assume_centered=True)
+    prec = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(cov))).numpy()
+    return mean, 0.5 * (prec + prec.T)
 
 
 def _npca_components(x: np.ndarray, variance: float) -> np.ndarray:

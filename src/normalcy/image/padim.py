@@ -128,22 +128,25 @@ class PaDiM(FeatureImageDetector):
         k = min(int(self.n_features), total)
         self.channels_ = np.sort(rng.choice(total, size=k, replace=False)).astype(np.int64)
         count = 0
-        s1 = s2 = None
+        shift = s1 = s2 = None
         with self._runtime():
             for batch in self._feature_batches(data, out_size, "padim: features"):
                 x = self._embed(batch.features).double()  # (V, P, d)
-                if s1 is None:
+                if shift is None:  # sums of shifted features: no cancellation in the covariance
+                    shift = x.mean(0)
                     s1 = torch.zeros(x.shape[1:], dtype=torch.float64)
                     s2 = torch.zeros((x.shape[1], k, k), dtype=torch.float64)
-                s1 += x.sum(0)
-                s2 += torch.einsum("vpi,vpj->pij", x, x)
-                count += x.shape[0]
+                x = (x - shift).transpose(0, 1)  # (P, V, d)
+                s1 += x.sum(1)
+                s2.baddbmm_(x.transpose(1, 2), x)
+                count += x.shape[1]
             if count < 2:
                 raise InputError(f"PaDiM needs at least 2 training images, got {count}")
-            mean = s1 / count
-            cov = (s2 - count * torch.einsum("pi,pj->pij", mean, mean)) / (count - 1)
-            cov += float(self.epsilon) * torch.eye(k, dtype=torch.float64)
-            inv = torch.linalg.inv(cov)
+            centred = s1 / count
+            cov = s2.sub_(count * centred[:, :, None] * centred[:, None, :]).div_(count - 1)
+            cov.diagonal(dim1=1, dim2=2).add_(float(self.epsilon))
+            inv = torch.cholesky_inverse(torch.linalg.cholesky(cov))
+            mean = centred + shift
         self.mean_ = mean.float().numpy()
         self.inv_cov_ = np.ascontiguousarray((0.5 * (inv + inv.transpose(1, 2))).float().numpy())
         self.grid_ = tuple(int(g) for g in self._grid)

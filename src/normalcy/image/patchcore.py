@@ -56,7 +56,9 @@ class PatchCore(FeatureImageDetector):
     ----------
     backbone, layers:
         Feature extractor and its layers (see ``image.backbones``); default EfficientNet-Lite0
-        stages 4 and 6 (strides 8 and 16).
+        stages 6 and 7 (strides 16 and 32: the last two MBConv stages before the head,
+        which play the role of WideResNet50's layer2 + layer3 in the paper for this much
+        shallower network).
     patch_size:
         Side of the neighbourhood averaged into each patch feature (paper: 3).
     coreset_ratio:
@@ -91,7 +93,7 @@ class PatchCore(FeatureImageDetector):
         self,
         *,
         backbone: str = "efficientnet_lite0",
-        layers: Sequence[str] | None = None,
+        layers: Sequence[str] | None = ("stage6", "stage7"),
         patch_size: int = 3,
         coreset_ratio: float = 0.1,
         max_bank: int = 8192,

@@ -21,6 +21,7 @@ covers get the lowest value of the covered pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -185,6 +186,50 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
+def _interp_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix of 1-D linear interpolation, as ``F.interpolate(mode="bilinear",
+    align_corners=False)`` does along one axis."""
+    m = np.zeros((n_out, n_in))
+    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, i0), 1.0 - lam)
+    np.add.at(m, (rows, i1), lam)
+    return m
+
+
+def _blur_matrix(n: int, sigma: float) -> np.ndarray:
+    """(n, n) matrix of ``gaussian_blur`` along one axis of an n x n map."""
+    if sigma <= 0:
+        return np.eye(n)
+    k = gaussian_kernel1d(sigma).double().numpy()
+    r = (len(k) - 1) // 2
+    m = np.zeros((n, n))
+    for i in range(n):
+        j = i + np.arange(-r, r + 1)
+        if n > r:  # reflect (the border pixel is not repeated)
+            j = np.where(j < 0, -j, j)
+            j = np.where(j >= n, 2 * (n - 1) - j, j)
+        else:
+            j = np.clip(j, 0, n - 1)
+        np.add.at(m[i], j, k)
+    return m
+
+
+@lru_cache(maxsize=64)
+def map_operator(n_grid: int, input_size: int, n_out: int, sigma: float) -> torch.Tensor:
+    """(n_out, n_grid) float32 matrix taking one axis of a patch-score grid to the output:
+    bilinear upsampling to the network input size, Gaussian smoothing there, bilinear
+    resizing to ``n_out`` pixels. All three are linear and separable, so a whole map is
+    ``A_h @ grid @ A_w.T`` (much cheaper than convolving full-size maps)."""
+    op = _interp_matrix(n_grid, input_size)
+    op = _blur_matrix(input_size, float(sigma)) @ op
+    op = _interp_matrix(input_size, n_out) @ op
+    return torch.from_numpy(op.astype(np.float32))
+
+
 def assemble_maps(
     view_maps: torch.Tensor,
     view_image: np.ndarray,
@@ -198,18 +243,26 @@ def assemble_maps(
 
     ``view_maps`` (V, h, w) are upsampled to the network input size (``input_size``),
     smoothed there with a Gaussian of ``sigma`` pixels (as in PaDiM and PatchCore), resized
-    into their boxes of the output image, and averaged where boxes overlap.
+    into their boxes of the output image, and averaged where boxes overlap. Pixels no view
+    covers get the lowest covered value of their image.
     """
+    grids = view_maps.float().cpu()
+    v, gh, gw = grids.shape
     h, w = out_size
-    smooth = gaussian_blur(upsample(view_maps.float(), (input_size, input_size)), sigma)
-    whole = all(b == (0, 0, h, w) for b in boxes)
-    if whole and view_maps.shape[0] == n_images:  # one view per image covering all of it
-        return upsample(smooth, out_size).cpu().numpy().astype(np.float32)
+    s = int(input_size)
+
+    def place(i: int | slice, bh: int, bw: int) -> torch.Tensor:
+        a_h = map_operator(gh, s, bh, float(sigma))
+        a_w = map_operator(gw, s, bw, float(sigma))
+        return a_h @ grids[i] @ a_w.T
+
+    whole = all(tuple(b) == (0, 0, h, w) for b in boxes)
+    if whole and v == n_images:  # one view per image covering all of it
+        return place(slice(None), h, w).numpy().astype(np.float32, copy=False)
     acc = np.zeros((n_images, h, w), dtype=np.float64)
     cnt = np.zeros((n_images, h, w), dtype=np.float64)
     for i, (y0, x0, y1, x1) in enumerate(boxes):
-        patch = upsample(smooth[i : i + 1], (y1 - y0, x1 - x0))[0].cpu().numpy()
-        acc[view_image[i], y0:y1, x0:x1] += patch
+        acc[view_image[i], y0:y1, x0:x1] += place(i, y1 - y0, x1 - x0).numpy()
         cnt[view_image[i], y0:y1, x0:x1] += 1.0
     out = np.empty((n_images, h, w), dtype=np.float32)
     for j in range(n_images):
