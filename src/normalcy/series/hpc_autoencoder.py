@@ -29,9 +29,9 @@ Borghesi, A., Bartolini, A., Lombardi, M., Milano, M. & Benini, L. Anomaly Detec
 Autoencoders in High Performance Computing Systems. AAAI 2019 (IAAI track), 33(01),
 9428-9433.
 
-Borghesi, A., Libri, A., Benini, L. & Bartolini, A. A semisupervised autoencoder-based
-approach for anomaly detection in high performance computing systems. Engineering
-Applications of Artificial Intelligence 85, 2019.
+Borghesi, A., Bartolini, A., Lombardi, M., Milano, M. & Benini, L. A semisupervised
+autoencoder-based approach for anomaly detection in high performance computing systems.
+Engineering Applications of Artificial Intelligence 85, 634-644, 2019.
 """
 
 from __future__ import annotations

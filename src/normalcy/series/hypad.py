@@ -28,14 +28,26 @@ the reference's ablations (``"mult"``: rec x critic, ``"rec_uncertainty"``, ``"r
 Point scores spread window scores (``windows.spread_scores``, mean rule), which also
 smooths them like the reference's rolling mean.
 
-Simplifications, documented: the network is small (``hidden`` LSTM units; ``critic_x`` is
-the reference's dense critic) and trains for few epochs on at most ``max_windows`` windows so that
-it runs on a CPU; the hyperbolic bias is parametrised in the tangent space at the origin
-(so plain Adam replaces Riemannian Adam; same function class); the embedded *input* is a
-constant target in the reconstruction loss (stop-gradient), which rules out the trivial
-solution where the Möbius layer shrinks every window to the same point; windows are scaled
-to [-1, 1] with the training minimum and maximum (TadGAN's scaling). Scoring uses every
-``stride``-th window (``"auto"``: at most 20,000 windows per series).
+Training (TadGAN's schedule): per encoder-generator update, ``n_critic`` updates of both
+critics on random batches (the frozen encoder and generator produce the codes and fakes of
+those batches in one pass), gradient penalty 10; the encoder-generator loss is the
+adversarial terms plus 10 x (Poincaré reconstruction distance + mean squared error).
+
+Simplifications, documented:
+
+* the network is small (``hidden`` LSTM units; ``critic_x`` is the reference's dense
+  critic) and trains for few epochs on at most ``max_windows`` windows, so that it runs on a
+  CPU; scoring uses every ``stride``-th window (``"auto"``: at most 20,000 per series);
+* the Euclidean reconstruction error of TadGAN is kept next to the hyperbolic one: with the
+  hyperbolic distance alone the networks learned, on CPU budgets, to hedge *every* window at
+  the origin (certainty ~ 0, reconstruction ~ 0);
+* the Möbius layer's weight starts orthogonal with a gain that puts a typical window
+  mid-ball and keeps that Frobenius norm, and the embedded input is a constant target of the
+  loss (stop-gradient): otherwise the layer can shrink every window to one point, which
+  makes distances and certainty meaningless;
+* the hyperbolic bias is a tangent vector at the origin mapped by the exponential map, so
+  plain Adam replaces Riemannian Adam (same function class);
+* windows are scaled to [-1, 1] with the training minimum and maximum (TadGAN's scaling).
 
 References
 ----------

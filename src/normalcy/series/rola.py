@@ -611,6 +611,9 @@ class RoLA(StreamingMixin, SeriesDetector):
 def _numba_ready(a: np.ndarray) -> np.ndarray:
     """float64, C-contiguous and writable: one compiled signature for every call (a read-only
     or strided array would make numba compile the kernels again)."""
+    flags = a.flags
+    if a.dtype == np.float64 and flags.c_contiguous and flags.writeable:
+        return a  # the common case, checked cheaply (this runs twice per streamed point)
     return np.require(a, np.float64, ["C", "W"])
 
 
