@@ -70,3 +70,12 @@ def test_ranks_and_critical_difference():
     assert suite.nemenyi_cd(2, 10) == pytest.approx(1.95996 * np.sqrt(1 / 10), rel=1e-3)
     fig = suite.cd_diagram(ranks, 3)
     assert fig.axes
+
+
+def test_a_run_over_the_time_limit_is_a_failure():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(50, 3)), np.r_[np.zeros(45), np.ones(5)]
+    row = suite.evaluate("hbos", X, y, quick=False, seed=0, timeout=1e-4)
+    assert row["error"].startswith("timeout") and "roc_auc" not in row
+    ok = suite.evaluate("hbos", X, y, quick=False, seed=0, timeout=120)
+    assert ok["error"] == "" and 0.0 <= ok["roc_auc"] <= 1.0

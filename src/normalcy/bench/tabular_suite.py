@@ -21,6 +21,11 @@ Timing
     a tiny synthetic set first, so one-off costs (imports, numba compilation) are not
     charged to the first data set.
 
+Time limit
+    Each fit + score runs in a forked child process and is stopped after ``timeout``
+    seconds (default 600); a stopped run counts as a failure (no ROC-AUC, ranked last) and
+    is listed in the report. Where ``fork`` is unavailable everything runs in-process.
+
 ``limit`` runs the ``limit`` smallest data sets; ``quick`` runs the 5 smallest with at most
 2,000 rows and each detector's ``quick_params`` (a smoke test, not a measurement).
 
@@ -131,6 +136,43 @@ def _evaluate(name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int) -
     return row
 
 
+def _child(conn, name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int) -> None:
+    try:
+        conn.send(_evaluate(name, X, y, quick, seed))
+    except BaseException as exc:  # report anything, never hang the parent
+        conn.send({"error": f"{type(exc).__name__}: {exc}"[:300]})
+    finally:
+        conn.close()
+
+
+def evaluate(
+    name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int, timeout: float | None
+) -> dict:
+    """Fit and score one detector on one data set, in a forked child with a time limit."""
+    import multiprocessing as mp
+
+    if timeout is None or "fork" not in mp.get_all_start_methods():
+        return _evaluate(name, X, y, quick, seed)
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, name, X, y, quick, seed), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if receive.poll(timeout):
+            row = receive.recv()
+        else:
+            row = {"error": f"timeout: no result within {timeout:g} s", "total_s": float(timeout)}
+    except EOFError:
+        row = {"error": f"the run died (exit code {proc.exitcode})"}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        receive.close()
+    return row
+
+
 def run(
     *,
     dataset: str | None = None,
@@ -141,6 +183,7 @@ def run(
     quick: bool = False,
     max_samples: int | None = MAX_SAMPLES,
     seed: int = 0,
+    timeout: float | None = 600.0,
 ) -> Path:
     """Run the benchmark (see the module docstring); returns the CSV path."""
     from threadpoolctl import threadpool_limits
@@ -179,7 +222,8 @@ def run(
             }
             for name in names:
                 progress.update(task, description=f"{name_[:20]} {name}")
-                rows.append({**base, "detector": name, **_evaluate(name, X, data.y, quick, seed)})
+                result = evaluate(name, X, data.y, quick, seed, timeout)
+                rows.append({**base, "detector": name, **result})
                 progress.advance(task)
             _frame(rows).to_csv(csv, index=False)  # partial results survive an interruption
     frame = _frame(rows)
