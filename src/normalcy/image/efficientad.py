@@ -3,12 +3,12 @@
 * **Teacher**: a patch description network (PDN; four convolutions, 33-pixel receptive
   field, stride 4; small "S" or medium "M") distilled to reproduce pretrained features.
   The paper distils it from WideResNet-101 features on ImageNet; here (offline weights
-  only) it is distilled from EfficientNet-Lite features (stages 4 and 6, 3x3 locally
+  only) it is distilled from EfficientNet-Lite features (stages 4 and 5, 3x3 locally
   averaged, at twice the input resolution so their stride-8 grid matches the PDN's
-  stride 4, projected to ``out_channels`` by PCA) on a corpus made at fit time: the
-  training images under random flips, shifts and DRAEM's colour augmentations,
-  procedural textures, and training images with simulated anomalies
-  (``teacher_corpus="mixed"``; ``"train"`` uses the augmented training images only).
+  stride 4, projected to ``out_channels`` by PCA) on a corpus made at fit time: 80%
+  training images, 10% procedural textures (half with DRAEM's colour augmentations) and
+  10% training images with simulated anomalies (``teacher_corpus="mixed"``; ``"train"``
+  uses the training images only).
 * **Student**: a PDN with twice the outputs, trained on normal images with the *hard
   feature loss* (only distances above their 0.999 quantile count) plus a penalty keeping
   its outputs small on out-of-distribution images (procedural textures here, ImageNet in
@@ -308,8 +308,8 @@ class EfficientAD(PixelTrainedDetector):
 
     # -- teacher distillation ------------------------------------------------------------------
     def _lite_targets(self, x: torch.Tensor) -> torch.Tensor:
-        """EfficientNet-Lite stage 4 + 6 features of ``x`` at twice its resolution, 3x3
-        locally averaged, on the stride-4 grid of ``x`` (B, 152, S/4, S/4)."""
+        """EfficientNet-Lite stage 4 + 5 features of ``x`` at twice its resolution, 3x3
+        locally averaged, on the stride-4 grid of ``x`` (B, 120, S/4, S/4)."""
         ext = self._backbone()
         big = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
         with torch.no_grad():

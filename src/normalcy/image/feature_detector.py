@@ -201,10 +201,33 @@ class FeatureImageDetector(ImageDetector):
 
     # -- images → features --------------------------------------------------------------------
     def _image_at(self, source: ImageSource, i: int, out_size: tuple[int, int]) -> np.ndarray:
+        """Image ``i`` brought to the output size (for detectors that need that)."""
         img = source[i]
         if img.shape[:2] != tuple(out_size):
             img = resize_image(img, out_size)
         return img
+
+    @staticmethod
+    def _views_at(
+        prep: Preprocess, img: np.ndarray, out_size: tuple[int, int]
+    ) -> tuple[list[np.ndarray], list[Box]]:
+        """Views cut from the image at its own resolution (one resampling only), with their
+        boxes scaled to the output size."""
+        views, boxes = prep.views(img)
+        h, w = img.shape[:2]
+        oh, ow = out_size
+        if (h, w) != (oh, ow):
+            sy, sx = oh / h, ow / w
+            boxes = [
+                (
+                    min(oh - 1, int(round(y0 * sy))),
+                    min(ow - 1, int(round(x0 * sx))),
+                    max(int(round(y0 * sy)) + 1, min(oh, int(round(y1 * sy)))),
+                    max(int(round(x0 * sx)) + 1, min(ow, int(round(x1 * sx)))),
+                )
+                for y0, x0, y1, x1 in boxes
+            ]
+        return views, boxes
 
     def _feature_batches(
         self, source: ImageSource, out_size: tuple[int, int], what: str
@@ -223,7 +246,7 @@ class FeatureImageDetector(ImageDetector):
                 boxes: list[Box] = []
                 owner: list[int] = []
                 for j, i in enumerate(idx):
-                    v, b = prep.views(self._image_at(source, int(i), out_size))
+                    v, b = self._views_at(prep, source[int(i)], out_size)
                     views += v
                     boxes += b
                     owner += [j] * len(v)

@@ -1,8 +1,8 @@
 """Image preprocessing for the feature-based detectors, in one place.
 
-An image (H, W, 3) float in [0, 1] at the *output size* (the resolution of its anomaly map)
-becomes one or more *views*: square model inputs, each with the box of the output image it
-covers. Policies:
+An image (H, W, 3) float in [0, 1] becomes one or more *views*: square model inputs, each
+with the box of the image it covers (the detectors scale boxes to the *output size*, the
+resolution of the anomaly maps, so an image is resampled only once). Policies:
 
 * ``resize="stretch"`` (default): the whole image resized to ``image_size`` x ``image_size``
   (aspect ratio not kept; every pixel is seen).
@@ -10,8 +10,8 @@ covers. Policies:
   square kept (classification style; the borders of elongated images are not seen).
 * ``center_crop=C``: after resizing, only the centre C x C is given to the network (the
   PatchCore/PaDiM MVTec protocol resizes to 256 and crops 224).
-* ``tile=T``: for high-resolution inputs, overlapping T x T tiles of the output image, each
-  resized to ``image_size``; maps are stitched back by averaging the overlaps.
+* ``tile=T``: for high-resolution inputs, overlapping T x T tiles of the image (in its own
+  pixels), each resized to ``image_size``; maps are stitched back by averaging the overlaps.
 
 Grayscale images become 3 channels; the network's normalisation (ImageNet mean/std, or the
 TensorFlow scaling of EfficientNet-Lite) is applied in ``normalise``. Map pixels no view
@@ -106,7 +106,7 @@ class Preprocess:
         return int(self.center_crop or self.image_size)
 
     def views(self, img: np.ndarray) -> tuple[list[np.ndarray], list[Box]]:
-        """Network inputs (S, S, 3) of one output-size image and the boxes they cover."""
+        """Network inputs (S, S, 3) of one image and the boxes of it they cover."""
         img = to_rgb(img)
         h, w = img.shape[:2]
         regions = (
