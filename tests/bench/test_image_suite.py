@@ -87,3 +87,22 @@ def test_bad_arguments(folder, tmp_path):
         image_suite.run(dataset="visa", root=folder, out_dir=tmp_path)
     with pytest.raises(InputError, match="neither an MVTec-layout"):
         image_suite.run(root=tmp_path, out_dir=tmp_path)
+
+
+def test_a_later_run_keeps_earlier_rows_of_other_detectors(tmp_path):
+    row = {c: 0.5 for c in image_suite.COLUMNS}
+    rows = [
+        {**row, "dataset": "mtd", "detector": "musc", "params": "{}"},
+        {**row, "dataset": "mtd", "detector": "gaussian", "params": "{}"},
+    ]
+    pd.DataFrame(rows, columns=image_suite.COLUMNS).to_csv(tmp_path / "image_mtd.csv", index=False)
+    pd.DataFrame(
+        [
+            {"dataset": "mtd", "detector": d, "image": "a.png", "aupimo": 0.1}
+            for d in ("musc", "gaussian")
+        ]
+    ).to_csv(tmp_path / "image_mtd_aupimo.csv", index=False)
+    kept, pimo = image_suite._earlier_rows(tmp_path, "image_mtd", ["gaussian"], quick=False)
+    assert [r["detector"] for r in kept] == ["musc"]
+    assert [r["detector"] for r in pimo] == ["musc"]
+    assert image_suite._earlier_rows(tmp_path, "image_mtd", ["gaussian"], quick=True) == ([], [])

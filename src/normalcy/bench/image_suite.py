@@ -316,6 +316,28 @@ def _detector_list(detectors: list[str] | None) -> list[str]:
     return list(detectors)
 
 
+def _earlier_rows(
+    out_dir: Path, tag: str, names: list[str], quick: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of an earlier full run in ``out_dir`` for detectors this run does not redo, so
+    that benchmarking one detector keeps the others' results (their heat-map galleries are
+    not kept). A quick run starts afresh."""
+    csv, pimo = out_dir / f"{tag}.csv", out_dir / f"{tag}_aupimo.csv"
+    if quick or not csv.exists():
+        return [], []
+    frame = pd.read_csv(csv)
+    if list(frame.columns) != COLUMNS:
+        return [], []
+    keep = frame[~frame["detector"].isin(names)]
+    rows = keep.astype(object).where(keep.notna(), math.nan).to_dict("records")
+    pimo_rows: list[dict[str, Any]] = []
+    if pimo.exists():
+        per_image = pd.read_csv(pimo)
+        if "detector" in per_image.columns:
+            pimo_rows = per_image[~per_image["detector"].isin(names)].to_dict("records")
+    return rows, pimo_rows
+
+
 def _write(
     out_dir: Path,
     tag: str,
@@ -375,8 +397,7 @@ def run(
         "process that ran the detector"
         + (" (one fresh process per detector)." if isolate else " (shared process).")
     )
-    rows: list[dict[str, Any]] = []
-    pimo_rows: list[dict[str, Any]] = []
+    rows, pimo_rows = _earlier_rows(out_dir, tag, names, quick)
     galleries: list[tuple[str, list]] = []
     with (
         tempfile.TemporaryDirectory(prefix="normalcy_bench_") as tmp,
