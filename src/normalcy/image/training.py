@@ -549,6 +549,20 @@ class TrainedDetectorMixin:
 
         return torch_threads(self.num_threads)
 
+    def _start_budget(self) -> None:
+        """Start the clock of ``max_minutes``, which bounds the whole ``fit`` (feature
+        extraction and every training phase), not each phase separately."""
+        self._budget_start = time.monotonic()
+
+    def _budget_minutes(self, share: float = 1.0) -> float | None:
+        """Minutes a training phase may use: ``share`` of what is left of ``max_minutes``
+        since ``_start_budget`` (at least a few seconds), or None without a budget."""
+        if self.max_minutes is None:
+            return None
+        start = getattr(self, "_budget_start", None)
+        used = 0.0 if start is None else (time.monotonic() - start) / 60.0
+        return max(0.05, float(share) * (float(self.max_minutes) - used))
+
     def _check_training_params(self) -> None:
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise InputError(
@@ -589,7 +603,10 @@ class TrainedDetectorMixin:
         patience: int | None | str = "default",
         grad_clip: float | None = None,
         restore_best: bool = True,
+        budget_share: float = 1.0,
     ) -> Trainer:
+        """A ``Trainer`` with the detector's common settings; its time budget is
+        ``budget_share`` of what is left of ``max_minutes`` (``_budget_minutes``)."""
         return Trainer(
             modules,
             optimizers,
@@ -598,7 +615,7 @@ class TrainedDetectorMixin:
             validate=validate,
             eval_every=int(self.eval_every),
             patience=self.patience if patience == "default" else patience,  # type: ignore[arg-type]
-            max_minutes=self.max_minutes,
+            max_minutes=self._budget_minutes(budget_share),
             checkpoint_dir=self.checkpoint_dir,
             name=name,
             config=config,
