@@ -53,6 +53,7 @@ import pandas as pd
 from ..core.errors import InputError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .tables import markdown_table
 
 SIZE = 256
 DEFAULT_DETECTORS = ("patchcore", "padim", "gaussian", "musc")
@@ -272,18 +273,8 @@ def _gallery(data: _Data, scores: np.ndarray, maps: np.ndarray) -> list[tuple[st
     return out
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "–" if math.isnan(v) else f"{v:.4g}"
-    return str(v)
-
-
 def _markdown(frame: pd.DataFrame) -> str:
-    cols = [c for c in COLUMNS if c != "params"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in frame.iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(frame, [c for c in COLUMNS if c != "params"])
 
 
 def _progress(total: int):

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .tables import markdown_table
+
 N_IMAGES = 1000
 IMAGE_SIZE = 256
 SERIES_LENGTH = 100_000
@@ -326,14 +328,4 @@ def run(
 
 def _markdown(frame: pd.DataFrame) -> str:
     """A GitHub markdown table (floats to 4 significant digits)."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "" if v != v else f"{v:.4g}"
-        return str(v).replace("|", "/")
-
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |"]
-    lines.append("|" + "---|" * len(frame.columns))
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
+    return markdown_table(frame, missing="").rstrip("\n")
