@@ -14,8 +14,8 @@ from normalcy.image.training import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 
-PARAMS = dict(image_size=96, width=0.125, out_channels=32, teacher_steps=60, max_steps=60,
-              eval_every=30, num_threads=1, verbose=False)  # fmt: skip
+PARAMS = dict(image_size=96, width=0.125, out_channels=32, teacher_steps=60, teacher_images=48,
+              max_steps=60, eval_every=30, num_threads=1, verbose=False)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,15 @@ def test_interrupted_fit_resumes_to_identical_weights(data, tmp_path, monkeypatc
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
     np.testing.assert_array_equal(full.quantiles_.numpy(), resumed.quantiles_.numpy())
+
+
+def test_time_budget_bounds_the_whole_fit(data):
+    params = dict(PARAMS, image_size=64, width=0.0625, out_channels=16, teacher_images=8)
+    det = nc.create("efficientad", max_minutes=1e-6, **params).fit(data.train)
+    # the budget is spent before either phase starts: each stops after its first step
+    for result in (det.teacher_training_, det.training_):
+        assert (result["steps"], result["stopped"]) == (1, "time_budget")
+    assert np.isfinite(det.score(data.test[:2]).scores).all()
 
 
 def test_bad_parameters_are_rejected(data):

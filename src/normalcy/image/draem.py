@@ -188,7 +188,8 @@ class DRAEM(PixelTrainedDetector):
     validation_fraction, eval_every, patience:
         Early stopping on the loss of held-out normal images with fixed simulated anomalies.
     max_minutes, checkpoint_dir:
-        Wall-clock training budget, resumable checkpoints.
+        Wall-clock budget of the whole ``fit`` (default 18 minutes, sized for a 2-core CPU;
+        None for bit-reproducible runs), resumable checkpoints.
     num_threads, device, seed, verbose:
         Runtime and seed.
 
@@ -205,6 +206,16 @@ class DRAEM(PixelTrainedDetector):
         "max_steps": 4,
         "batch_size": 2,
         "eval_every": 2,
+        "num_threads": 1,
+    }
+    # ``make demo``: a few seconds of training on 128-pixel synthetic textures.
+    demo_params: ClassVar[dict[str, Any]] = {
+        "image_size": 64,
+        "recon_width": 4,
+        "disc_width": 8,
+        "max_steps": 100,
+        "lr": 2e-3,
+        "eval_every": 50,
         "num_threads": 1,
     }
     norm_mean = (0.0, 0.0, 0.0)
@@ -224,7 +235,7 @@ class DRAEM(PixelTrainedDetector):
         validation_fraction: float = 0.1,
         eval_every: int = 100,
         patience: int | None = 5,
-        max_minutes: float | None = None,
+        max_minutes: float | None = 18.0,
         checkpoint_dir: str | None = None,
         num_threads: int | None = 2,
         device: str = "auto",
@@ -297,6 +308,7 @@ class DRAEM(PixelTrainedDetector):
 
     def _fit(self, data: ImageSource) -> None:
         self._check_params()
+        self._start_budget()
         self._window = _gaussian_window()
         with self._threads():
             images = self._training_views(data)

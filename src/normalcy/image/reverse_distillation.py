@@ -300,7 +300,9 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
     sigma:
         Gaussian smoothing of the maps in pixels at the network input size (papers: 4).
     validation_fraction, eval_every, patience, max_minutes, checkpoint_dir:
-        Early stopping on held-out normal images, budget, resumable checkpoints.
+        Early stopping on held-out normal images, wall-clock budget of the whole ``fit``
+        (default 18 minutes, sized for a 2-core CPU; None for bit-reproducible runs),
+        resumable checkpoints.
     num_threads, device, cache_features, verbose, seed:
         Runtime and seed.
 
@@ -337,7 +339,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         validation_fraction: float = 0.1,
         eval_every: int = 200,
         patience: int | None = 5,
-        max_minutes: float | None = None,
+        max_minutes: float | None = 18.0,
         checkpoint_dir: str | None = None,
         num_threads: int | None = 2,
         device: str = "auto",
@@ -416,6 +418,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
     # -- fit ----------------------------------------------------------------------------------
     def _fit(self, data: ImageSource) -> None:
         self._check_params()
+        self._start_budget()
         out_size = data.output_size(self.on_mixed_sizes)
         with self._threads():
             chunks: list[list[torch.Tensor]] = []

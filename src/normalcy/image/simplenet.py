@@ -110,7 +110,8 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         Held-out normal images, steps between validations, validations without improvement
         before stopping early (None: never).
     max_minutes:
-        Wall-clock training budget, or None.
+        Wall-clock budget of the whole ``fit`` (features and training; default 15, sized
+        for a 2-core CPU), or None (bit-reproducible runs).
     checkpoint_dir:
         Folder for resumable training checkpoints, or None.
     num_threads, device, cache_features, verbose, seed:
@@ -127,6 +128,14 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         "max_steps": 20,
         "eval_every": 10,
         "hidden": 32,
+        "num_threads": 1,
+    }
+    # ``make demo``: 128-pixel views (the demo images' size), a few seconds of training.
+    demo_params: ClassVar[dict[str, Any]] = {
+        "image_size": 128,
+        "max_steps": 60,
+        "eval_every": 20,
+        "hidden": 64,
         "num_threads": 1,
     }
 
@@ -149,7 +158,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         validation_fraction: float = 0.1,
         eval_every: int = 200,
         patience: int | None = 4,
-        max_minutes: float | None = None,
+        max_minutes: float | None = 15.0,
         checkpoint_dir: str | None = None,
         num_threads: int | None = 2,
         device: str = "auto",
@@ -210,6 +219,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
     # -- fit ----------------------------------------------------------------------------------
     def _fit(self, data: ImageSource) -> None:
         self._check_params()
+        self._start_budget()
         out_size = data.output_size(self.on_mixed_sizes)
         with self._threads():
             chunks = []

@@ -556,12 +556,13 @@ class TrainedDetectorMixin:
 
     def _budget_minutes(self, share: float = 1.0) -> float | None:
         """Minutes a training phase may use: ``share`` of what is left of ``max_minutes``
-        since ``_start_budget`` (at least a few seconds), or None without a budget."""
+        since ``_start_budget``, or None without a budget. A phase always takes at least one
+        step, so a spent budget ends each remaining phase after its first step."""
         if self.max_minutes is None:
             return None
         start = getattr(self, "_budget_start", None)
         used = 0.0 if start is None else (time.monotonic() - start) / 60.0
-        return max(0.05, float(share) * (float(self.max_minutes) - used))
+        return max(1e-5, float(share) * (float(self.max_minutes) - used))
 
     def _check_training_params(self) -> None:
         if not 0.0 <= float(self.validation_fraction) < 1.0:
