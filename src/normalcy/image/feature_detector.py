@@ -274,10 +274,13 @@ class FeatureImageDetector(ImageDetector):
                 for s in range(0, len(missing), chunk):
                     parts.append([f.float().cpu() for f in ext(x[s : s + chunk])])
             out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
+            if use_cache:
+                for pos, i in enumerate(missing):
+                    FEATURE_CACHE.put(keys[i], [f[pos].numpy().copy() for f in out])
+            if len(missing) == len(views):  # nothing came from the cache
+                return out
             for pos, i in enumerate(missing):
                 cached[i] = [f[pos].numpy() for f in out]
-                if use_cache:
-                    FEATURE_CACHE.put(keys[i], [a.copy() for a in cached[i]])
         n_layers = len(cached[0])
         return [torch.from_numpy(np.stack([c[layer] for c in cached])) for layer in range(n_layers)]
 

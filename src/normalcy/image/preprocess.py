@@ -246,7 +246,7 @@ def assemble_maps(
     into their boxes of the output image, and averaged where boxes overlap. Pixels no view
     covers get the lowest covered value of their image.
     """
-    grids = view_maps.float().cpu()
+    grids = view_maps.float().cpu().contiguous()  # strided views make matmul slow
     v, gh, gw = grids.shape
     h, w = out_size
     s = int(input_size)
