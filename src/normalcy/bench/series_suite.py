@@ -21,7 +21,8 @@ NAB protocol (online, no separate training set)
     score rises above the highest score of the previous probationary-length stretch, in units
     of the spread of all earlier scores. This makes one threshold fit the whole corpus and
     raises one alarm per excursion instead of one per step (NAB charges every step flagged
-    outside a window). As in NAB, that threshold is chosen per detector and per profile to
+    outside a window). A detector class with ``alarm_scores = True`` (e.g. ``conformal_knn``)
+    already streams online alarm scores, used as they are. As in NAB, that threshold is chosen per detector and per profile to
     maximise the corpus score (``normalcy.metrics.nab_raw_score`` summed over
     files, ``nab_normalize``), searched over quantiles of the detector's pooled scores.
     With ``nab_results`` (a checkout or export of github.com/numenta/NAB, or its
@@ -567,8 +568,11 @@ def run_nab(
                     raw, secs, lat = np.zeros(s.values.size), np.nan, None
                     row["error"] = str(exc)[:200]
                 start = max(p // 2, 2)
-                z = np.zeros_like(raw)
-                z[start:] = causal_margin(raw[start:], horizon=p, warmup=NAB_ALARM_WARMUP)
+                if getattr(get_class(name), "alarm_scores", False):
+                    z = raw  # the detector's own online alarm scores
+                else:
+                    z = np.zeros_like(raw)
+                    z[start:] = causal_margin(raw[start:], horizon=p, warmup=NAB_ALARM_WARMUP)
                 final[name].append(z)
                 if lat is not None:
                     latencies.setdefault(name, []).append(lat)

@@ -6,7 +6,8 @@ base of window-scoring detectors) and ``streaming`` (``learn_one`` / ``score_one
 ``partial_fit`` and a ring buffer). Importing this package registers its detectors.
 """
 
-from . import hpc_autoencoder, hypad, mp_discord, rola, sub_pca, windowed_tabular  # noqa: F401
+from . import conformal_knn, hpc_autoencoder, hypad, mp_discord, rola, sub_pca, windowed_tabular  # noqa: F401
+from .conformal_knn import ConformalKNN
 from .mp_discord import MatrixProfileDiscord
 from .streaming import StreamingMixin, WindowBuffer
 from .sub_pca import SubPCA
@@ -14,6 +15,7 @@ from .windowed import WindowedDetector
 from .windowed_tabular import SubIForest, SubKNN, WindowedTabularDetector
 
 __all__ = [
+    "ConformalKNN",
     "MatrixProfileDiscord",
     "StreamingMixin",
     "SubIForest",
