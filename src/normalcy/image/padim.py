@@ -2,11 +2,11 @@
 
 Fit: the maps of the chosen backbone stages (two by default; the paper uses three) are
 brought to the finest grid and concatenated; a random subset of ``n_features`` channels is
-kept (the paper's random dimensionality reduction); at every grid position the mean and covariance of the training images'
-features are estimated (``Σ + εI`` with ε = 0.01). Statistics are accumulated batch by
-batch, so the training images are never all held in memory. Score: the Mahalanobis
-distance of each test patch to its position's Gaussian is the anomaly map (upsampled and
-smoothed); the image score is the map's maximum.
+kept (the paper's random dimensionality reduction); at every grid position the mean and
+covariance of the training images' features are estimated (``Σ + εI`` with ε = 0.01).
+Statistics are accumulated batch by batch, so the training images are never all held in
+memory. Score: the Mahalanobis distance of each test patch to its position's Gaussian is the
+anomaly map (upsampled and smoothed); the image score is the map's maximum.
 
 References
 ----------
