@@ -24,9 +24,29 @@ def test_hbos_matches_pyod():
 
 
 def test_mahalanobis_matches_sklearn_oas():
-    ours = em.MahalanobisMember().fit(TRAIN).score(TEST)[0]
+    ours = em.MahalanobisMember(support_fraction=1.0).fit(TRAIN).score(TEST)[0]
     ref = np.sqrt(OAS().fit(TRAIN).mahalanobis(TEST))
     np.testing.assert_allclose(ours, ref, rtol=1e-8)
+
+
+def test_mahalanobis_c_steps_keep_the_closest_half():
+    member = em.MahalanobisMember(support_fraction=0.5, c_steps=2).fit(TRAIN)
+    rows = np.arange(len(TRAIN))
+    for _ in range(2):  # the C-steps written out with sklearn's OAS
+        oas = OAS().fit(TRAIN[rows])
+        rows = np.sort(np.argsort(oas.mahalanobis(TRAIN), kind="stable")[:150])
+    ref = np.sqrt(OAS().fit(TRAIN[rows]).mahalanobis(TEST))
+    np.testing.assert_allclose(member.score(TEST)[0], ref, rtol=1e-8)
+
+
+def test_concentration_unmasks_a_cluster_of_outliers():
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(size=(300, 3)), rng.normal(4.0, 0.1, size=(60, 3))])
+    full = em.MahalanobisMember(support_fraction=1.0).fit(X).score(X)[0]
+    core = em.MahalanobisMember().fit(X).score(X)[0]
+    # fitted on all rows, the 17% cluster inflates the covariance and hides itself
+    assert np.median(full[300:]) < np.percentile(full[:300], 99)
+    assert core[300:].min() > core[:300].max() * 0.9
 
 
 def test_wide_data_uses_a_truncated_subspace_and_stays_finite():

@@ -6,8 +6,9 @@ signals that need no labels:
 
 1. **Search space.** Five families that fail in different ways (ADBench, Han et al. 2022,
    finds no single one best): Isolation Forest; mean k-NN distance (k in 10, 20, 50);
-   Mahalanobis distance under an OAS-shrunk covariance; PCA residual (90 and 95 percent of
-   the variance); HBOS (10 and 20 bins). Variants of one family share one fitted model.
+   Mahalanobis distance under an OAS-shrunk covariance of the concentrated half of the rows
+   (three FastMCD C-steps, Rousseeuw & Van Driessen 1999); PCA residual (90 and 95 percent
+   of the variance); HBOS (10 and 20 bins). Variants of one family share one fitted model.
 2. **Common scale.** Every variant's scores become robust z-scores against its own scores
    on the training rows: ``(s - median) / (IQR / 1.349)``. A family's score is the mean over
    its hyper-parameter grid: averaging the grid, instead of picking one value, removes the
@@ -52,6 +53,8 @@ Ma, Zhao & Akoglu. Toward Unsupervised Outlier Model Selection. ICDM 2022.
 Ma, Zhao & Akoglu. The Need for Unsupervised Outlier Model Selection: A Review and
 Evaluation of Internal Evaluation Strategies. SIGKDD Explorations 2023.
 Han, Hu, Huang, Jiang & Zhao. ADBench: Anomaly Detection Benchmark. NeurIPS 2022.
+Rousseeuw & Van Driessen. A Fast Algorithm for the Minimum Covariance Determinant
+Estimator. Technometrics 41(3), 1999.
 Aggarwal & Sathe. Outlier Ensembles: An Introduction. Springer 2017.
 """
 
