@@ -23,7 +23,7 @@ Timing
 
 Time limit
     Each fit + score runs in a forked child process and is stopped after ``timeout``
-    seconds (default 600); a stopped run counts as a failure (no ROC-AUC, ranked last) and
+    seconds (default 300); a stopped run counts as a failure (no ROC-AUC, ranked last) and
     is listed in the report. Where ``fork`` is unavailable everything runs in-process.
 
 ``limit`` runs the ``limit`` smallest data sets; ``quick`` runs the 5 smallest with at most
@@ -183,7 +183,7 @@ def run(
     quick: bool = False,
     max_samples: int | None = MAX_SAMPLES,
     seed: int = 0,
-    timeout: float | None = 600.0,
+    timeout: float | None = 300.0,
 ) -> Path:
     """Run the benchmark (see the module docstring); returns the CSV path."""
     from threadpoolctl import threadpool_limits
