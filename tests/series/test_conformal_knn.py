@@ -131,3 +131,22 @@ def test_input_policies():
             nc.create("conformal_knn", **bad).fit(x[:400])
     with pytest.raises(nc.InputError, match="expects 1"):
         det.score_one([1.0, 2.0])
+
+
+def test_incremental_search_equals_full_search():
+    """The O(memory) profile update gives bit-identical scores to the full search, across a
+    memory compaction (memory 200: the buffer compacts every ~230 learned steps)."""
+    rng = np.random.default_rng(5)
+    x = np.sin(np.arange(1500) / 4.0) + 0.1 * rng.standard_normal(1500)
+    x[900:905] += 2.0
+    a = nc.create("conformal_knn", memory=200).fit(x[:300])
+    b = nc.create("conformal_knn", memory=200).fit(x[:300])
+    sa, sb = [], []
+    for v in x[300:]:
+        sa.append(a.score_one(v))
+        a.learn_one(v)
+        b.counters_[10] = 10**9  # steps since the last full search: forces a full one
+        sb.append(b.score_one(v))
+        b.learn_one(v)
+    assert a.counters_[10] > 0  # a used the recurrence
+    np.testing.assert_array_equal(sa, sb)

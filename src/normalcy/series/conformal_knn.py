@@ -56,15 +56,42 @@ SCORE, LEARN, OBSERVE = 0, 1, 2
 ALARM_WARMUP = 10  # novelty values learned before alarms are reported
 _FLOOR = 1e-6  # smallest spread of the novelty values (log10 units)
 
-# counters: 0 hist_len, 1 n_learned, 2 ctx_count, 3 n_dist, 4 dist_pos, 5 n_nov, 6 nov_pos
-_STATE_KEYS = ("hist", "ctx", "dists", "novs", "sums", "lo", "hi", "counters")
+# counters: 0 hist_len, 1 n_learned, 2 ctx_count, 3 n_dist, 4 dist_pos, 5 n_nov, 6 nov_pos,
+# 7 profile valid, 8/9 first/last window end of the profile, 10 steps since a full search;
+# sums: 0/1 sum and sum of squares of the novelty, 2 largest profile value since a full search
+_STATE_KEYS = ("hist", "ctx", "dists", "novs", "sums", "lo", "hi", "prof", "counters")
+_REFRESH = 128  # learned steps between two full nearest-neighbour searches
 
 
 # -- numba kernels ----------------------------------------------------------------------------
 @njit(cache=True)
-def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work):
+def _exact(hist, ctx, ctx_count, x, w, e):
+    """Squared distance of the current window (ctx's last w-1 points, x) to the window of
+    ``hist`` ending at ``e``, summed in the same order as the full search."""
+    ring = ctx.shape[1]
+    total = 0.0
+    for ch in range(x.shape[0]):
+        for j in range(w):
+            c = x[ch] if j == w - 1 else ctx[ch, (ctx_count - (w - 1) + j) % ring]
+            diff = c - hist[ch, e - (w - 1) + j]
+            total += diff * diff
+    return total
+
+
+@njit(cache=True)
+def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work, prof, counters, sums, out):
     """Distance of the window (ctx's last w-1 points, x) to its nearest non-overlapping
-    window among the last ``memory`` windows of ``hist[:hlen]``; -1 when there is none."""
+    window among the last ``memory`` windows of ``hist[:hlen]``; -1 when there is none.
+    ``work[:n]`` receives the squared distances to every candidate (the new profile),
+    ``out[1]`` their maximum and ``out[2]`` 1.0 after a full search. Changes no state.
+
+    When the stored profile ``prof`` belongs to the previous step's window and the context
+    is the learned stream itself, each distance is updated in O(C) from its predecessor
+    (the matrix-profile recurrence): add the newest value's term, drop the oldest's. The
+    candidates within a rounding bound of the minimum are then recomputed exactly, so the
+    result equals the full O(memory * window * C) search, which runs every
+    ``_REFRESH`` learned steps (bounding the drift) and whenever the recurrence does not
+    apply (frozen stream, after a compaction)."""
     if ctx_count < w - 1:
         return -1.0
     last = hlen - w  # the latest window end that does not overlap the current window
@@ -74,6 +101,52 @@ def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work):
     n_cand = last - first + 1
     n_ch = x.shape[0]
     ring = ctx.shape[1]
+    pf = counters[8]
+    incremental = (
+        counters[7] == 1
+        and ctx_count == counters[1]
+        and counters[9] == hlen - 1 - w
+        and counters[10] < _REFRESH
+        and pf <= first
+    )
+    if incremental:
+        lead = max(0, pf + 1 - first)  # candidates without a predecessor in the profile
+        for i in range(lead):
+            work[i] = _exact(hist, ctx, ctx_count, x, w, first + i)
+        n_inc = n_cand - lead
+        a = first + lead
+        for ch in range(n_ch):
+            row = hist[ch]
+            xc = x[ch]
+            old = row[hlen - w]
+            r_new = row[a : a + n_inc]
+            r_old = row[a - w : a - w + n_inc]
+            if ch == 0:
+                prev = prof[a - 1 - pf : a - 1 - pf + n_inc]
+                for i in range(n_inc):
+                    d1 = xc - r_new[i]
+                    d0 = old - r_old[i]
+                    work[lead + i] = prev[i] + d1 * d1 - d0 * d0
+            else:
+                for i in range(n_inc):
+                    d1 = xc - r_new[i]
+                    d0 = old - r_old[i]
+                    work[lead + i] += d1 * d1 - d0 * d0
+        best = work[0]
+        top = work[0]
+        for i in range(1, n_cand):
+            best = min(best, work[i])
+            top = max(top, work[i])
+        out[1] = top
+        out[2] = 0.0
+        # rounding bound of the recurrence since the last full search, with a wide margin
+        tol = 1e-12 * (1.0 + max(sums[2], top))
+        exact_best = np.inf
+        for i in range(n_cand):
+            if work[i] <= best + tol:
+                work[i] = _exact(hist, ctx, ctx_count, x, w, first + i)
+                exact_best = min(exact_best, work[i])
+        return math.sqrt(max(exact_best, 0.0))
     for i in range(n_cand):
         work[i] = 0.0
     for ch in range(n_ch):
@@ -89,29 +162,18 @@ def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work):
                 diff = c - seg[i]
                 work[i] += diff * diff
     best = work[0]
+    top = work[0]
     for i in range(1, n_cand):
-        if work[i] < best:
-            best = work[i]
+        best = min(best, work[i])
+        top = max(top, work[i])
+    out[1] = top
+    out[2] = 1.0
     return math.sqrt(best)
 
 
 @njit(cache=True)
-def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode, work, d_out):
-    """Alarm score of one (normalised) step; ``mode`` LEARN also learns it, OBSERVE only
-    advances the window context, SCORE changes nothing. ``hint`` >= 0 is this step's nearest
-    distance computed by the previous call on the same state (skips the search)."""
-    w = int(params[0])
-    memory = int(params[1])
-    tol = params[3]
-    range_score = params[4]
-    n_ch = x.shape[0]
-    hlen = counters[0]
-    ctx_count = counters[2]
-    if hint >= 0.0:
-        d = hint
-    else:
-        d = _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work)
-    d_out[0] = d
+def _alarm(x, d, dists, novs, sums, lo, hi, counters, tol, range_score):
+    """(conformal novelty, alarm score) of a step whose nearest distance is ``d``."""
     # conformal novelty: -log10 of the fraction of learned distances >= d
     nov = 0.0
     n_dist = counters[3]
@@ -140,10 +202,37 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode,
         alarm = (nov - ref) / max(sd, _FLOOR)
     # range rule: a value beyond the learned range (widened by tol of it) alarms
     if counters[1] > 0:
-        for ch in range(n_ch):
+        for ch in range(x.shape[0]):
             r = hi[ch] - lo[ch]
             if r > 0.0 and (x[ch] > hi[ch] + tol * r or x[ch] < lo[ch] - tol * r):
                 alarm = max(alarm, range_score)
+    return nov, alarm
+
+
+@njit(cache=True)
+def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params, mode, work, d_out):
+    """Alarm score of one (normalised) step; ``mode`` LEARN also learns it, OBSERVE only
+    advances the window context, SCORE changes nothing. ``hint`` >= 0 is this step's nearest
+    distance computed by the previous call on the same state (skips the search)."""
+    w = int(params[0])
+    memory = int(params[1])
+    tol = params[3]
+    range_score = params[4]
+    n_ch = x.shape[0]
+    hlen = counters[0]
+    ctx_count = counters[2]
+    if hint >= 0.0:
+        # the previous call scored this very step on this state: work and d_out hold its
+        # search, novelty and alarm
+        d = hint
+        nov = d_out[3]
+        alarm = d_out[4]
+    else:
+        d = _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work, prof, counters, sums, d_out)
+        nov, alarm = _alarm(x, d, dists, novs, sums, lo, hi, counters, tol, range_score)
+        d_out[0] = d
+        d_out[3] = nov
+        d_out[4] = alarm
     if mode == SCORE:
         return alarm
     # advance the window context
@@ -155,11 +244,30 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode,
         return alarm
     # learn: the point joins the memory, its distance the calibration set, its novelty the
     # alarm statistics, its value the range
+    # the search profile of this step is the next step's starting point
+    if d >= 0.0:
+        last = hlen - w
+        first = max(w - 1, last - memory + 1)
+        for i in range(last - first + 1):
+            prof[i] = work[i]
+        counters[7] = 1
+        counters[8] = first
+        counters[9] = last
+        if d_out[2] == 1.0:
+            counters[10] = 0
+            sums[2] = d_out[1]
+        else:
+            counters[10] += 1
+            sums[2] = max(sums[2], d_out[1])
+    else:
+        counters[7] = 0
     cap = hist.shape[1] // 2
     if hlen == hist.shape[1]:
         for ch in range(n_ch):
             for i in range(cap):
                 hist[ch, i] = hist[ch, hlen - cap + i]
+        counters[8] -= hlen - cap
+        counters[9] -= hlen - cap
         hlen = cap
     for ch in range(n_ch):
         hist[ch, hlen] = x[ch]
@@ -168,11 +276,11 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode,
         size = dists.shape[0]
         dists[counters[4]] = d
         counters[4] = (counters[4] + 1) % size
-        counters[3] = min(n_dist + 1, size)
+        counters[3] = min(counters[3] + 1, size)
         hsize = novs.shape[0]
         novs[counters[6]] = nov
         counters[6] = (counters[6] + 1) % hsize
-        counters[5] = n_nov + 1
+        counters[5] += 1
         sums[0] += nov
         sums[1] += nov * nov
     for ch in range(n_ch):
@@ -185,16 +293,32 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode,
 
 
 @njit(cache=True)
-def _run(values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode, out):
+def _run(
+    values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params, mode, out
+):
     """``_step`` over the rows of ``values`` (raw, normalised here); scores into ``out``."""
     work = np.empty(int(params[1]))
-    d_out = np.empty(1)
+    d_out = np.zeros(5)
     z = np.empty(values.shape[1])
     for t in range(values.shape[0]):
         for ch in range(values.shape[1]):
             z[ch] = (values[t, ch] - centre[ch]) / scale[ch]
         out[t] = _step(
-            z, -1.0, hist, ctx, dists, novs, sums, lo, hi, counters, params, mode, work, d_out
+            z,
+            -1.0,
+            hist,
+            ctx,
+            dists,
+            novs,
+            sums,
+            lo,
+            hi,
+            prof,
+            counters,
+            params,
+            mode,
+            work,
+            d_out,
         )
 
 
@@ -304,9 +428,14 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         self._centre = np.ascontiguousarray(self.normaliser_.centre_, dtype=np.float64)
         self._scale = np.ascontiguousarray(self.normaliser_.scale_, dtype=np.float64)
         self._work = np.empty(int(self.memory))
-        self._d_out = np.empty(1)
-        self._hint: tuple[int, bytes, float] | None = None
+        self._d_out = np.zeros(5)
+        self._hint: tuple[int, int, Any, float] | None = None
         self._history = None
+        # univariate fast path (a plain number per step): no per-call array allocations
+        self._c0 = float(self._centre[0]) if self._centre.size == 1 else None
+        self._s0 = float(self._scale[0]) if self._scale.size == 1 else None
+        self._z1 = np.empty(1)
+        self._last1 = np.empty(1)
 
     # -- batch ----------------------------------------------------------------------------
     def _fit(self, data: SeriesData) -> None:
@@ -320,10 +449,11 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         self.ctx_ = np.zeros((n_ch, w))
         self.dists_ = np.zeros(int(self.calibration))
         self.novs_ = np.zeros(int(self.horizon))
-        self.sums_ = np.zeros(2)
+        self.sums_ = np.zeros(3)
         self.lo_ = np.zeros(n_ch)
         self.hi_ = np.zeros(n_ch)
-        self.counters_ = np.zeros(7, dtype=np.int64)
+        self.prof_ = np.zeros(int(self.memory))
+        self.counters_ = np.zeros(11, dtype=np.int64)
         self._prepare()
         self._advance(values, self._state(), LEARN)
 
@@ -349,18 +479,44 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         return Scores(scores=self._advance(data.values, copy, LEARN))
 
     # -- streaming ------------------------------------------------------------------------
-    def _call(self, x: np.ndarray, mode: int) -> float:
-        z = (x - self._centre) / self._scale
-        key = (int(self.counters_[1]), int(self.counters_[2]), z.tobytes())
+    def score_one(self, x: Any) -> float:
+        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
+            return self._call(x, SCORE)
+        return super().score_one(x)
+
+    def learn_one(self, x: Any) -> ConformalKNN:
+        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
+            self._call(x, LEARN)
+            self._last1[0] = x
+            self._last_point_ = self._last1
+            return self
+        super().learn_one(x)
+        return self
+
+    def _fast_ready(self) -> bool:
+        return getattr(self, "is_fitted_", False) and getattr(self, "_c0", None) is not None
+
+    def _call(self, x: np.ndarray | float, mode: int) -> float:
+        """One kernel step; ``x`` is a point array (C,) or, univariate, a float."""
+        if isinstance(x, float):
+            z = self._z1
+            z[0] = (x - self._c0) / self._s0
+            value: Any = x
+        else:
+            z = (x - self._centre) / self._scale
+            value = z.tobytes()
+        counters = self.counters_
+        n_learned, n_seen = int(counters[1]), int(counters[2])
         hint = -1.0
-        if self._hint is not None and self._hint[:3] == key:
-            hint = self._hint[3]
+        h = self._hint
+        if h is not None and h[0] == n_learned and h[1] == n_seen and h[2] == value:
+            hint = h[3]
         alarm = _step(
             z, hint, self.hist_, self.ctx_, self.dists_, self.novs_, self.sums_, self.lo_,
-            self.hi_, self.counters_, self._params, mode, self._work, self._d_out,
+            self.hi_, self.prof_, counters, self._params, mode, self._work, self._d_out,
         )  # fmt: skip
         # a score_one followed by learn_one of the same point reuses the search
-        self._hint = (*key, float(self._d_out[0])) if mode == SCORE else None
+        self._hint = (n_learned, n_seen, value, float(self._d_out[0])) if mode == SCORE else None
         return float(alarm)
 
     def _learn_one(self, x: np.ndarray) -> None:
