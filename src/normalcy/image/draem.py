@@ -191,7 +191,7 @@ class DRAEM(PixelTrainedDetector):
         Wall-clock budget of the whole ``fit`` (default 18 minutes, sized for a 2-core CPU;
         None for bit-reproducible runs), resumable checkpoints.
     num_threads, device, seed, verbose:
-        Runtime and seed.
+        Runtime and seed (``num_threads`` 1 by default, as EfficientAD's).
 
     References
     ----------
@@ -237,7 +237,7 @@ class DRAEM(PixelTrainedDetector):
         patience: int | None = 5,
         max_minutes: float | None = 18.0,
         checkpoint_dir: str | None = None,
-        num_threads: int | None = 2,
+        num_threads: int | None = 1,
         device: str = "auto",
         seed: int = 0,
         verbose: bool = True,

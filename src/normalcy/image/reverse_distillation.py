@@ -341,7 +341,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         patience: int | None = 5,
         max_minutes: float | None = 18.0,
         checkpoint_dir: str | None = None,
-        num_threads: int | None = 2,
+        num_threads: int | None = 1,
         device: str = "auto",
         cache_features: bool = True,
         seed: int = 0,

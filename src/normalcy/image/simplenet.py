@@ -160,7 +160,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         patience: int | None = 4,
         max_minutes: float | None = 15.0,
         checkpoint_dir: str | None = None,
-        num_threads: int | None = 2,
+        num_threads: int | None = 1,
         device: str = "auto",
         cache_features: bool = True,
         seed: int = 0,
