@@ -304,7 +304,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         (default 18 minutes, sized for a 2-core CPU; None for bit-reproducible runs),
         resumable checkpoints.
     num_threads, device, cache_features, verbose, seed:
-        Runtime and seed.
+        Runtime and seed (``num_threads`` 1 by default, as EfficientAD's).
 
     References
     ----------

@@ -115,7 +115,8 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
     checkpoint_dir:
         Folder for resumable training checkpoints, or None.
     num_threads, device, cache_features, verbose, seed:
-        Runtime: torch threads, "auto"/"cpu"/"cuda", feature cache, progress bars, seed.
+        Runtime: torch threads (1 by default, as EfficientAD's), "auto"/"cpu"/"cuda",
+        feature cache, progress bars, seed.
 
     References
     ----------
