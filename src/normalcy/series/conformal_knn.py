@@ -61,6 +61,7 @@ _FLOOR = 1e-6  # smallest spread of the novelty values (log10 units)
 # sums: 0/1 sum and sum of squares of the novelty, 2 largest profile value since a full search
 _STATE_KEYS = ("hist", "ctx", "dists", "novs", "sums", "lo", "hi", "prof", "counters")
 _REFRESH = 128  # learned steps between two full nearest-neighbour searches
+_BAND_MAX = 16  # near-minimal candidates rechecked one by one (more: a full search)
 
 
 # -- numba kernels ----------------------------------------------------------------------------
@@ -90,8 +91,9 @@ def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work, prof, counters, sum
     (the matrix-profile recurrence): add the newest value's term, drop the oldest's. The
     candidates within a rounding bound of the minimum are then recomputed exactly, so the
     result equals the full O(memory * window * C) search, which runs every
-    ``_REFRESH`` learned steps (bounding the drift) and whenever the recurrence does not
-    apply (frozen stream, after a compaction)."""
+    ``_REFRESH`` learned steps (bounding the drift), whenever the recurrence does not apply
+    (frozen stream) and when more than ``_BAND_MAX`` candidates are that close to the
+    minimum (near-ties, e.g. in flat or quantised series)."""
     if ctx_count < w - 1:
         return -1.0
     last = hlen - w  # the latest window end that does not overlap the current window
@@ -137,16 +139,21 @@ def _nearest(hist, hlen, ctx, ctx_count, x, w, memory, work, prof, counters, sum
         for i in range(1, n_cand):
             best = min(best, work[i])
             top = max(top, work[i])
-        out[1] = top
-        out[2] = 0.0
         # rounding bound of the recurrence since the last full search, with a wide margin
         tol = 1e-12 * (1.0 + max(sums[2], top))
-        exact_best = np.inf
+        band = 0
         for i in range(n_cand):
             if work[i] <= best + tol:
-                work[i] = _exact(hist, ctx, ctx_count, x, w, first + i)
-                exact_best = min(exact_best, work[i])
-        return math.sqrt(max(exact_best, 0.0))
+                band += 1
+        if band <= _BAND_MAX:  # else (many near-ties, e.g. a flat series): full search
+            out[1] = top
+            out[2] = 0.0
+            exact_best = np.inf
+            for i in range(n_cand):
+                if work[i] <= best + tol:
+                    work[i] = _exact(hist, ctx, ctx_count, x, w, first + i)
+                    exact_best = min(exact_best, work[i])
+            return math.sqrt(max(exact_best, 0.0))
     for i in range(n_cand):
         work[i] = 0.0
     for ch in range(n_ch):
