@@ -6,7 +6,8 @@ Euclidean distance to the nearest window among the last ``memory`` windows alrea
 conformalised k-NN anomaly detection (KNN-CAD, Burnaev & Ishimtsev 2016), the distance is
 turned into a conformal p-value, the fraction of the last ``calibration`` learned distances
 that are at least as large, reported as ``a = -log10(p)``: scale-free, so one threshold fits
-series of any amplitude.
+series of any amplitude. Beyond the largest calibration distance the rank saturates; there
+``a`` continues with ``log10(d / max d_i)`` so a larger record still ranks higher.
 
 The detector's score is an *alarm* score built with the past only:
 
@@ -22,7 +23,10 @@ Streaming (``learn_one`` / ``score_one``) is the native mode; batch ``score`` ru
 score-then-learn procedure over the series on a copy of the fitted state (the fitted model is
 unchanged), so it equals ``score_stream(X, learn=True)``. ``fit`` runs that procedure over
 the history (filling the window memory and the calibration distances). All per-step work is
-numba-compiled: a step costs O(memory * window * C).
+numba-compiled. A learning step updates the distances to all memory windows from the
+previous step's in O(memory * C) (the matrix-profile recurrence), recomputes the candidates
+near the minimum exactly (the result equals the full O(memory * window * C) search, which
+also runs every 128 steps), and ranks against the calibration set in O(calibration).
 
 References
 ----------
@@ -34,6 +38,9 @@ Anomaly Benchmark. IEEE ICMLA 2015.
 
 Ahmad, S., Lavin, A., Purdy, S. & Agha, Z. Unsupervised real-time anomaly detection for
 streaming data. Neurocomputing 262, 2017.
+
+Zhu, Y. et al. Matrix Profile II: Exploiting a Novel Algorithm and GPUs to Break the One
+Hundred Million Barrier for Time Series Motifs and Joins. IEEE ICDM 2016 (the recurrence).
 """
 
 from __future__ import annotations
