@@ -101,5 +101,7 @@ def test_time_budget_bounds_the_whole_fit(data):
 def test_bad_parameters_are_rejected(data):
     with pytest.raises(nc.InputError, match="variant"):
         nc.create("efficientad", variant="L", verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="hard_quantile"):
+        nc.create("efficientad", hard_quantile=1.0, verbose=False).fit(data.train)
     with pytest.raises(nc.InputError, match="teacher_corpus"):
         nc.create("efficientad", teacher_corpus="imagenet", verbose=False).fit(data.train)

@@ -186,6 +186,9 @@ class EfficientAD(PixelTrainedDetector):
     lr:
         Adam learning rate of student and autoencoder (paper: 1e-4, weight decay 1e-5, x0.1
         after 95% of the steps).
+    hard_quantile:
+        The student's hard-feature loss averages the distances above this quantile (paper:
+        0.999).
     image_size, resize:
         Network input size and resizing policy (``image.preprocess``).
     validation_fraction:
@@ -247,6 +250,7 @@ class EfficientAD(PixelTrainedDetector):
         max_steps: int = 500,
         batch_size: int = 4,
         lr: float = 1e-4,
+        hard_quantile: float = 0.999,
         image_size: int = 256,
         resize: str = "stretch",
         validation_fraction: float = 0.1,
@@ -269,6 +273,7 @@ class EfficientAD(PixelTrainedDetector):
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
+        self.hard_quantile = hard_quantile
         self.image_size = image_size
         self.resize = resize
         self.validation_fraction = validation_fraction
@@ -305,6 +310,8 @@ class EfficientAD(PixelTrainedDetector):
             raise InputError(
                 f"image_size must be at least 64 for EfficientAD, got {self.image_size}"
             )
+        if not 0.0 <= float(self.hard_quantile) < 1.0:
+            raise InputError(f"hard_quantile must lie in [0, 1), got {self.hard_quantile}")
         if self._channels < 1:
             raise InputError(f"out_channels must be >= 1, got {self.out_channels}")
         for name in ("teacher_steps", "teacher_batch", "teacher_images", "max_steps"):
@@ -498,8 +505,8 @@ class EfficientAD(PixelTrainedDetector):
             t_st = self._teacher_out(x)
             s_st = self.student_(x)[:, :c]
             dist = (t_st - s_st) ** 2
-            # hard-feature loss: the distances above their 0.999 quantile (the top 0.1%)
-            k = max(1, math.ceil(0.001 * dist.numel()))
+            # hard-feature loss: the distances above their ``hard_quantile`` quantile
+            k = max(1, math.ceil((1.0 - float(self.hard_quantile)) * dist.numel()))
             loss_hard = torch.topk(dist.flatten(), k, sorted=False).values.mean()
             pen = self._tensor(
                 np.stack([pool[int(i)] for i in rng.integers(len(pool), size=batch)])
