@@ -103,10 +103,30 @@ def test_nab_protocol_and_reference_rescoring(nab_root, tmp_path):
     assert (out / "series_nab.html").read_text().count("<img") == 2
 
 
+def test_nab_uses_a_detectors_own_alarm_scores(nab_root, tmp_path, monkeypatch):
+    """conformal_knn declares alarm_scores: its online scores are used without the suite's
+    causal_margin transform (which sub_pca still gets)."""
+    from normalcy.series import normalise
+
+    calls = []
+    original = normalise.causal_margin
+    monkeypatch.setattr(
+        normalise, "causal_margin", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    out = tmp_path / "out"
+    path = series_suite.run(dataset="nab", root=nab_root, out_dir=out, detectors=["conformal_knn"])
+    assert calls == []
+    table = pd.read_csv(path).set_index("detector")
+    assert table.loc["conformal_knn", "nab_standard"] > 50  # obvious spikes are found early
+    assert table.loc["conformal_knn", "points_per_s"] > 0  # a streaming detector
+    series_suite.run(dataset="nab", root=nab_root, out_dir=out, detectors=["sub_pca"])
+    assert len(calls) == 2  # one per file
+
+
 def test_nab_online_scores_are_causal():
     x = _sine(1000)
     p = 150
-    for name in ("sub_pca", "mp_discord"):
+    for name in ("sub_pca", "mp_discord", "conformal_knn"):
         raw, secs, _ = series_suite.nab_online_scores(name, x, p)
         changed = x.copy()
         changed[700:] += 5.0
