@@ -117,3 +117,15 @@ def test_batch_update_matches_refit_statistics(seasonal):
     np.testing.assert_allclose(det.mean_, W.mean(axis=0), atol=1e-10)
     centred = W - W.mean(axis=0)
     np.testing.assert_allclose(det.scatter_, centred.T @ centred, rtol=1e-8, atol=1e-8)
+
+
+def test_plain_number_fast_path_matches_the_general_path(seasonal):
+    det = nc.create("sub_pca", window=20).fit(seasonal[:1000])
+    a = det.score_one(0.25)
+    assert a == det.score_one(np.float64(0.25)) == det.score_one([0.25]) == det.score_one(0.25)
+    two = nc.create("sub_pca", window=20).fit(np.c_[seasonal[:1000], seasonal[:1000]])
+    with pytest.raises(nc.InputError, match="expects 2"):
+        two.score_one(0.25)
+    fresh = nc.create("rola")
+    fresh.learn_one(0.5)
+    assert fresh.n_channels_ == 1

@@ -26,6 +26,7 @@ Contract (tested for every detector registered with ``streaming=True``):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,13 @@ class StreamingMixin:
 
     # -- validation -----------------------------------------------------------------------
     def _check_point(self, x: Any) -> np.ndarray:
+        if isinstance(x, float) and math.isfinite(x):  # a plain number (or np.float64): fast
+            expected = getattr(self, "n_channels_", None)
+            if expected == 1:
+                return np.array([x], dtype=np.float64)
+            if expected is None:
+                self.n_channels_ = 1
+                return np.array([x], dtype=np.float64)
         try:
             point = np.asarray(x, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
@@ -178,7 +186,7 @@ class StreamingMixin:
                 f"stream point has {point.size} value(s) but the detector expects {expected} "
                 "(one per channel)"
             )
-        if not np.all(np.isfinite(point)):
+        if not np.isfinite(point).all():
             last = getattr(self, "_last_point_", None)
             if self.nan_policy != "interpolate" or last is None:
                 raise InputError(
