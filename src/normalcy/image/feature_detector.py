@@ -23,6 +23,7 @@ from ..core.base import ImageDetector
 from ..core.errors import InputError
 from ..core.image_input import ImageSource, resize_image
 from .backbones import FEATURE_CACHE, FeatureExtractor, describe, load_backbone
+from .heap import TRIM_EVERY, release_free_heap
 from .preprocess import Box, Preprocess, assemble_maps
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -240,7 +241,9 @@ class FeatureImageDetector(ImageDetector):
         use_cache = bool(self.cache_features)
         n = len(source)
         with _progress(what, n, self.verbose) as advance:
-            for start in range(0, n, int(self.batch_size)):
+            for k, start in enumerate(range(0, n, int(self.batch_size))):
+                if k and k % TRIM_EVERY == 0:  # long loops must not grow the heap (image.heap)
+                    release_free_heap()
                 idx = np.arange(start, min(start + int(self.batch_size), n))
                 views: list[np.ndarray] = []
                 boxes: list[Box] = []
