@@ -57,6 +57,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .tables import markdown_table
 
 DATASETS = ("ucr", "nab")
 UCR_TOLERANCE = 100
@@ -224,22 +225,8 @@ def _write_tables(frame: pd.DataFrame, per_series: pd.DataFrame, out_dir: Path, 
     csv_path = out_dir / f"{stem}.csv"
     frame.to_csv(csv_path, index=False, float_format="%.6g")
     per_series.to_csv(out_dir / f"{stem}_per_series.csv", index=False, float_format="%.6g")
-    (out_dir / f"{stem}.md").write_text(_markdown(frame) + "\n")
+    (out_dir / f"{stem}.md").write_text(markdown_table(frame))
     return csv_path
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for _, row in frame.iterrows():
-        cells = []
-        for v in row.tolist():
-            if isinstance(v, float):
-                cells.append("–" if not np.isfinite(v) else f"{v:.4g}")
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _resolve_root(dataset: str, root: Path | None) -> Path:
