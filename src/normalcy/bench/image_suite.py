@@ -53,6 +53,7 @@ import pandas as pd
 from ..core.errors import InputError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .progress import progress_bar
 from .tables import markdown_table
 
 SIZE = 256
@@ -277,21 +278,6 @@ def _markdown(frame: pd.DataFrame) -> str:
     return markdown_table(frame, [c for c in COLUMNS if c != "params"])
 
 
-def _progress(total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    return Progress(
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-
-
 def _detector_list(detectors: list[str] | None) -> list[str]:
     image = {i.name for i in registered("image")}
     if detectors is None:
@@ -390,11 +376,8 @@ def run(
     )
     rows, pimo_rows = _earlier_rows(out_dir, tag, names, quick)
     galleries: list[tuple[str, list]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="normalcy_bench_") as tmp,
-        _progress(len(sets) * len(names)) as progress,
-    ):
-        task = progress.add_task("image benchmark", total=len(sets) * len(names))
+    progress, task = progress_bar(len(sets) * len(names), "image benchmark")
+    with tempfile.TemporaryDirectory(prefix="normalcy_bench_") as tmp, progress:
         for ds in sets:
             data = _prepare(ds, limit)
             arrays = str(Path(tmp) / f"{data.name}.npz")

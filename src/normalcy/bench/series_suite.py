@@ -57,6 +57,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .progress import progress_bar
 from .tables import markdown_table
 
 DATASETS = ("ucr", "nab")
@@ -75,24 +76,6 @@ TIMELINE_POINTS = 1500
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def _progress(total: int, description: str):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=False,
-    )
-    task = progress.add_task(description, total=total)
-    return progress, task
 
 
 def _detector_names(detectors: list[str] | None) -> list[str]:
@@ -325,7 +308,7 @@ def run_ucr(
     rows: list[dict[str, Any]] = []
     timelines: list[_Timeline] = []
     stream_rows: dict[str, dict[str, float]] = {}
-    progress, task = _progress(len(files) * len(names), "UCR")
+    progress, task = progress_bar(len(files) * len(names), "UCR")
     with progress:
         for i, path in enumerate(files):
             series = ucr.load_series(path)
@@ -541,7 +524,7 @@ def run_nab(
     latencies: dict[str, list[np.ndarray]] = {}
     timelines: list[_Timeline] = []
     labels = [s.labels for s in series_list]
-    progress, task = _progress(len(series_list) * len(names), "NAB")
+    progress, task = progress_bar(len(series_list) * len(names), "NAB")
     with progress:
         for s in series_list:
             tl = _Timeline(s.key, s.values, list(s.windows))

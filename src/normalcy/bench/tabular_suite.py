@@ -49,6 +49,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .progress import progress_bar
 
 MAX_SAMPLES = 10_000
 QUICK_DATASETS = 5
@@ -56,22 +57,6 @@ QUICK_MAX_SAMPLES = 2_000
 BASELINE = "iforest"
 # normalcy's own methods first in tables, then PyOD's
 OWN = ("auto", "apre", "mss", "fedpca", "autoencoder", "deepsvdd", "dif")
-
-
-def _progress(total: int, description: str):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-    return progress, progress.add_task(description, total=total)
 
 
 def detector_names(detectors: list[str] | None = None) -> list[str]:
@@ -206,7 +191,7 @@ def run(
     stem = f"tabular_{sets[0]}" if dataset else "tabular"
     csv = out_dir / f"{stem}.csv"
     rows: list[dict[str, Any]] = []
-    progress, task = _progress(len(sets) * len(names), "tabular")
+    progress, task = progress_bar(len(sets) * len(names), "tabular")
     with threadpool_limits(1), progress:
         _warm_up(names, quick, seed)
         for name_ in sets:
