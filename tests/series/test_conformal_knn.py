@@ -23,8 +23,11 @@ EDGE = {"level_shift": 3, "collective": 3}
 def test_top_point_inside_injected_anomaly(kind):
     for seed in (0, 1):
         train, test, (start, end) = injected(kind, seed)
-        # window: half the synthetic period (100); the NAB default 16 is tuned to NAB's data
-        scores = nc.create("conformal_knn", window=50).fit(train).score(test).scores
+        # window: half the synthetic period (100); the NAB default 16 is tuned to NAB's data.
+        # Ranking (not alarming): no refractory rule, which lowers an alarm that follows a
+        # louder one within `refractory` steps.
+        det = nc.create("conformal_knn", window=50, refractory=0)
+        scores = det.fit(train).score(test).scores
         assert scores.shape == (test.shape[0],) and scores.dtype == np.float64
         assert np.all(np.isfinite(scores))
         top = int(np.argmax(scores))
@@ -65,6 +68,32 @@ def test_one_alarm_per_event_and_a_later_stronger_event_alarms_again():
     assert 3000 <= int(np.argmax(s)) + 500 < 3016  # the strongest alarm: the second onset
     outside = (alarms < 2000) | ((alarms >= 2046) & (alarms < 3000)) | (alarms >= 3076)
     assert outside.sum() <= 4  # random records on 3 400 normal steps: rare
+
+
+def test_refractory_rule_lowers_only_alarms_that_follow_an_alarm():
+    rng = np.random.default_rng(5)
+    t = np.arange(4000)
+    x = np.sin(2 * np.pi * t / 40) + 0.05 * rng.standard_normal(t.size)
+    x[2000:2040] += np.linspace(0.0, 0.9, 40)  # an evolving event
+    raw = nc.create("conformal_knn", refractory=0).fit(x[:500]).score(x[500:]).scores
+    shaped = nc.create("conformal_knn", refractory=300).fit(x[:500]).score(x[500:]).scores
+    assert np.all(shaped <= raw + 1e-12)
+    # a step with no positive emitted score in the previous 300 steps keeps its raw score
+    quiet = np.array([i < 1 or shaped[max(0, i - 300) : i].max() <= 0 for i in range(raw.size)])
+    np.testing.assert_array_equal(shaped[quiet], raw[quiet])
+    assert (~quiet).any()
+    # the event still alarms; bursts of records in the noise alarm fewer times
+    event = slice(1500, 1540)  # x[2000:2040]
+    assert (shaped[event] > 0.25).any()
+    assert 1 <= (shaped > 0.25).sum() < (raw > 0.25).sum()
+
+
+def test_model_state_without_the_refractory_ring_is_refused():
+    det = nc.create("conformal_knn").fit(np.sin(np.arange(600) / 6.0))
+    arrays, meta = det._get_state()
+    del arrays["recent"]
+    with pytest.raises(nc.InputError, match="refit"):
+        nc.create("conformal_knn")._set_state(arrays, meta)
 
 
 def test_range_rule():

@@ -64,9 +64,11 @@ ALARM_WARMUP = 10  # novelty values learned before alarms are reported
 _FLOOR = 1e-6  # smallest spread of the novelty values (log10 units)
 
 # counters: 0 hist_len, 1 n_learned, 2 ctx_count, 3 n_dist, 4 dist_pos, 5 n_nov, 6 nov_pos,
-# 7 profile valid, 8/9 first/last window end of the profile, 10 steps since a full search;
+# 7 profile valid, 8/9 first/last window end of the profile, 10 steps since a full search,
+# 11 position and 12 fill of the ring of recent emitted scores;
 # sums: 0/1 sum and sum of squares of the novelty, 2 largest profile value since a full search
-_STATE_KEYS = ("hist", "ctx", "dists", "novs", "sums", "lo", "hi", "prof", "counters")
+_STATE_KEYS = ("hist", "ctx", "dists", "novs", "sums", "lo", "hi", "prof", "recent", "counters")
+_N_COUNTERS = 13
 _REFRESH = 128  # learned steps between two full nearest-neighbour searches
 _BAND_MAX = 16  # near-minimal candidates rechecked one by one (more: a full search)
 
@@ -224,7 +226,9 @@ def _alarm(x, d, dists, novs, sums, lo, hi, counters, tol, range_score):
 
 
 @njit(cache=True)
-def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params, mode, work, d_out):
+def _step(
+    x, hint, hist, ctx, dists, novs, sums, lo, hi, prof, recent, counters, params, mode, work, d_out
+):
     """Alarm score of one (normalised) step; ``mode`` LEARN also learns it, OBSERVE only
     advances the window context, SCORE changes nothing. ``hint`` >= 0 is this step's nearest
     distance computed by the previous call on the same state (skips the search)."""
@@ -247,15 +251,24 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params,
         d_out[0] = d
         d_out[3] = nov
         d_out[4] = alarm
+    # refractory rule: an alarm counts only by how far it exceeds the recent emitted scores
+    louder = 0.0
+    for i in range(counters[12]):
+        louder = max(louder, recent[i])
+    emitted = alarm - louder
     if mode == SCORE:
-        return alarm
+        return emitted
+    if recent.shape[0] > 0:
+        recent[counters[11]] = emitted
+        counters[11] = (counters[11] + 1) % recent.shape[0]
+        counters[12] = min(counters[12] + 1, recent.shape[0])
     # advance the window context
     ring = ctx.shape[1]
     for ch in range(n_ch):
         ctx[ch, ctx_count % ring] = x[ch]
     counters[2] = ctx_count + 1
     if mode != LEARN:
-        return alarm
+        return emitted
     # learn: the point joins the memory, its distance the calibration set, its novelty the
     # alarm statistics, its value the range
     # the search profile of this step is the next step's starting point
@@ -303,12 +316,27 @@ def _step(x, hint, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params,
         if counters[1] == 0 or x[ch] > hi[ch]:
             hi[ch] = x[ch]
     counters[1] += 1
-    return alarm
+    return emitted
 
 
 @njit(cache=True)
 def _run(
-    values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, prof, counters, params, mode, out
+    values,
+    centre,
+    scale,
+    hist,
+    ctx,
+    dists,
+    novs,
+    sums,
+    lo,
+    hi,
+    prof,
+    recent,
+    counters,
+    params,
+    mode,
+    out,
 ):
     """``_step`` over the rows of ``values`` (raw, normalised here); scores into ``out``."""
     work = np.empty(int(params[1]))
@@ -328,6 +356,7 @@ def _run(
             lo,
             hi,
             prof,
+            recent,
             counters,
             params,
             mode,
@@ -353,8 +382,9 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
     Score of a step: how far the conformal novelty ``-log10(p)`` of its window's nearest-
     neighbour distance rises above the previous ``horizon`` steps' maximum, in standard
     deviations of all earlier novelty values; at least ``range_score`` when the value leaves
-    the range learned so far by more than ``range_tolerance`` of it. Higher = more anomalous;
-    about 0.4 to 0.5 separated NAB's windows best (one threshold for all files).
+    the range learned so far by more than ``range_tolerance`` of it; minus the largest score
+    emitted over the previous ``refractory`` steps when that is positive. Higher = more
+    anomalous; about 0.25 separated NAB's windows best (one threshold for all files).
 
     Parameters
     ----------
@@ -370,6 +400,9 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         Fraction of the learned range a value may exceed it by before the range rule fires.
     range_score:
         Score given to a value beyond the range (at least).
+    refractory:
+        Steps of emitted scores a new alarm must exceed (0: off). One event then alarms
+        once, not at every step where its novelty or its level climbs a little higher.
     normalise:
         Per-channel scaling fitted on the ``fit`` history (``normalise.Normaliser``).
     warmup:
@@ -392,6 +425,7 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         horizon: int = 600,
         range_tolerance: float = 0.1,
         range_score: float = 10.0,
+        refractory: int = 300,
         normalise: str = "zscore",
         warmup: int = 64,
         nan_policy: str = "raise",
@@ -403,6 +437,7 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         self.horizon = horizon
         self.range_tolerance = range_tolerance
         self.range_score = range_score
+        self.refractory = refractory
         self.normalise = normalise
         self.warmup = warmup
         self.nan_policy = nan_policy
@@ -419,6 +454,8 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise InputError(f"{name} must be a positive int, got {value!r}")
+        if not _is_int(self.refractory) or self.refractory < 0:
+            raise InputError(f"refractory must be an int >= 0, got {self.refractory!r}")
         if not (isinstance(self.range_tolerance, (int, float)) and self.range_tolerance >= 0):
             raise InputError(f"range_tolerance must be a number >= 0, got {self.range_tolerance!r}")
         if not (isinstance(self.range_score, (int, float)) and self.range_score > 0):
@@ -467,7 +504,8 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         self.lo_ = np.zeros(n_ch)
         self.hi_ = np.zeros(n_ch)
         self.prof_ = np.zeros(int(self.memory))
-        self.counters_ = np.zeros(11, dtype=np.int64)
+        self.recent_ = np.zeros(int(self.refractory))
+        self.counters_ = np.zeros(_N_COUNTERS, dtype=np.int64)
         self._prepare()
         self._advance(values, self._state(), LEARN)
 
@@ -527,7 +565,8 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
             hint = h[3]
         alarm = _step(
             z, hint, self.hist_, self.ctx_, self.dists_, self.novs_, self.sums_, self.lo_,
-            self.hi_, self.prof_, counters, self._params, mode, self._work, self._d_out,
+            self.hi_, self.prof_, self.recent_, counters, self._params, mode, self._work,
+            self._d_out,
         )  # fmt: skip
         # a score_one followed by learn_one of the same point reuses the search
         self._hint = (n_learned, n_seen, value, float(self._d_out[0])) if mode == SCORE else None
@@ -568,6 +607,11 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
+        if "recent" not in arrays:
+            raise InputError(
+                "this conformal_knn model file predates the refractory rule (no 'recent' "
+                "array); refit the detector with this version of normalcy"
+            )
         for key in _STATE_KEYS:
             dtype = np.int64 if key == "counters" else np.float64
             setattr(self, f"{key}_", np.array(arrays[key], dtype=dtype, copy=True))
