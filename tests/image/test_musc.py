@@ -10,7 +10,7 @@ import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image.musc import interval_bounds, mutual_scores, rscin
 
-FAST = {"image_size": 64, "aggregation_degrees": (1, 3), "verbose": False}
+FAST = {"image_size": 128, "aggregation_degrees": (1, 3), "verbose": False}
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ anomalous one only a few. Three steps (Li et al., ICLR 2024):
 Deviations from the paper
 -------------------------
 * Features: the paper uses ViT patch tokens (CLIP ViT-L/14-336 or DINO, four layers); here
-  the offline backbones are CNNs (EfficientNet-Lite0 by default), so the patch features are
-  the multi-scale CNN maps of ``layers`` (finest grid = the first layer's), and the
+  the offline backbones are CNNs (EfficientNet-Lite0 stages 6 and 7 by default), so the
+  patch features are the multi-scale CNN maps of ``layers`` (grid = the first layer's), and the
   neighbourhood average excludes the zero padding at the borders.
 * Image-level features for RsCIN: the paper uses the CLIP/DINO image embedding; here the
   global average of the deepest requested layer, L2-normalised.
@@ -68,7 +68,7 @@ from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureBatch, FeatureImageDetector, _progress, local_average
 
-DEFAULT_LAYERS = ("stage5", "stage6")
+DEFAULT_LAYERS = ("stage6", "stage7")
 
 
 def lnamd(feature: torch.Tensor, degree: int, grid: tuple[int, int]) -> torch.Tensor:
@@ -176,9 +176,10 @@ class MuSc(FeatureImageDetector):
     ----------
     backbone, layers:
         Feature extractor and its layers (see ``image.backbones``); default EfficientNet-Lite0
-        stages 5 and 6 (both stride 16: a 16 x 16 grid at 256 pixels). Every layer is scored
-        separately, on the first layer's grid. Cost grows as (grid cells)²: stage 4 (stride
-        8) is 16 times slower and was no better on MTD.
+        stages 6 and 7 (strides 16 and 32, PatchCore's layers; scored on stage 6's 16 x 16
+        grid at 256 pixels). Every layer is scored separately, on the first layer's grid.
+        Cost grows as (grid cells)²: stage 4 (stride 8) is 16 times slower and was no better
+        on MTD.
     aggregation_degrees:
         Neighbourhood sides ``r`` of LNAMD (paper: 1, 3, 5; default 1, 3 for speed on a
         CPU); each adds one scoring pass per layer.
@@ -210,7 +211,7 @@ class MuSc(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {
-        "image_size": 64,
+        "image_size": 128,  # stage 6 / 7 grids of 8 x 8 / 4 x 4
         "aggregation_degrees": (1, 3),
     }
 
