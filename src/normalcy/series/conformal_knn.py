@@ -320,24 +320,8 @@ def _step(
 
 
 @njit(cache=True)
-def _run(
-    values,
-    centre,
-    scale,
-    hist,
-    ctx,
-    dists,
-    novs,
-    sums,
-    lo,
-    hi,
-    prof,
-    recent,
-    counters,
-    params,
-    mode,
-    out,
-):
+def _run(values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, prof, recent, counters,
+         params, mode, out):  # fmt: skip
     """``_step`` over the rows of ``values`` (raw, normalised here); scores into ``out``."""
     work = np.empty(int(params[1]))
     d_out = np.zeros(5)
@@ -345,24 +329,8 @@ def _run(
     for t in range(values.shape[0]):
         for ch in range(values.shape[1]):
             z[ch] = (values[t, ch] - centre[ch]) / scale[ch]
-        out[t] = _step(
-            z,
-            -1.0,
-            hist,
-            ctx,
-            dists,
-            novs,
-            sums,
-            lo,
-            hi,
-            prof,
-            recent,
-            counters,
-            params,
-            mode,
-            work,
-            d_out,
-        )
+        out[t] = _step(z, -1.0, hist, ctx, dists, novs, sums, lo, hi, prof, recent, counters,
+                       params, mode, work, d_out)  # fmt: skip
 
 
 def _is_int(value: Any) -> bool:
