@@ -12,12 +12,14 @@ from normalcy.image.training import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 
-PARAMS = dict(image_size=96, max_steps=300, eval_every=100, hidden=64, num_threads=1, verbose=False)
+PARAMS = dict(
+    image_size=128, max_steps=300, eval_every=100, hidden=64, num_threads=1, verbose=False
+)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return make_images(n_train=12, n_test=10, size=96, anomaly_ratio=0.5, seed=0)
+    return make_images(n_train=12, n_test=10, size=128, anomaly_ratio=0.5, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def test_loss_decreases_and_defects_outscore_normal_images(fitted, data):
     history = fitted.training_["history"]
     assert history[-1]["loss"] < history[0]["loss"]
     res = fitted.score(data.test)
-    assert res.maps.shape == (10, 96, 96) and res.maps.dtype == np.float32
+    assert res.maps.shape == (10, 128, 128) and res.maps.dtype == np.float32
     assert auroc(data.labels, res.scores) >= 0.9
     assert pixel_auroc(data.masks, res.maps) >= 0.8
 

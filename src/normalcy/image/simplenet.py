@@ -86,7 +86,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
     ----------
     backbone, layers:
         Frozen feature extractor and its layers (``image.backbones``); default
-        EfficientNet-Lite0 stages 4 and 6 (strides 8 and 16).
+        EfficientNet-Lite0 stages 6 and 7 (strides 16 and 32), the layers PatchCore uses.
     patch_size:
         Neighbourhood averaged into each patch feature (paper: 3).
     noise_std:
@@ -144,7 +144,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         self,
         *,
         backbone: str = "efficientnet_lite0",
-        layers: Sequence[str] | None = None,
+        layers: Sequence[str] | None = ("stage6", "stage7"),
         patch_size: int = 3,
         noise_std: float = 0.3,
         hidden: int = 256,
