@@ -93,7 +93,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         Standard deviation of the Gaussian noise that makes anomalous features, in units of
         the standardised features.
     hidden:
-        Width of the discriminator's hidden layer.
+        Width of the discriminator's hidden layer (paper: 1024).
     margin:
         The truncated L1 loss's margin (paper: 0.5).
     lr_adaptor, lr_discriminator:
@@ -147,7 +147,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         layers: Sequence[str] | None = ("stage6", "stage7"),
         patch_size: int = 3,
         noise_std: float = 0.3,
-        hidden: int = 256,
+        hidden: int = 1024,
         margin: float = 0.5,
         lr_adaptor: float = 1e-4,
         lr_discriminator: float = 2e-4,
