@@ -215,6 +215,32 @@ def test_bench_dispatches_to_the_suite_module(monkeypatch, tmp_path):
     assert "0.7500" in result.output
 
 
+def test_bench_param_goes_to_suites_that_take_it(monkeypatch, tmp_path):
+    calls = {}
+
+    def run(*, out_dir, params=None, **kwargs):
+        calls["params"] = params
+        path = out_dir / "fake.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"detector": ["x"]}).to_csv(path, index=False)
+        return path
+
+    def run_defaults_only(*, out_dir, **kwargs):
+        raise AssertionError("must not run")
+
+    monkeypatch.setattr(cli, "available_suites", lambda: ["fake", "plain"])
+    monkeypatch.setitem(sys.modules, "normalcy.bench.fake_suite", types.SimpleNamespace(run=run))
+    monkeypatch.setitem(
+        sys.modules, "normalcy.bench.plain_suite", types.SimpleNamespace(run=run_defaults_only)
+    )
+    result = invoke("bench", "fake", "--out", tmp_path, "-p", "sigma=2", "-p", "layers=[1, 2]")
+    assert result.exit_code == 0, result.output
+    assert calls["params"] == {"sigma": 2, "layers": [1, 2]}
+    result = invoke("bench", "plain", "--out", tmp_path, "--param", "sigma=2")
+    assert result.exit_code == 2
+    assert "runs default parameters only" in result.output
+
+
 def test_available_suites_are_bench_modules_named_suite():
     import pkgutil
 

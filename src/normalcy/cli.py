@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 import pkgutil
 import warnings
@@ -400,6 +401,15 @@ def bench(
             help="series suite, NAB: a numenta/NAB checkout (or its results/) to re-score.",
         ),
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="image suite: parameter key=value (JSON) for every detector of the run; "
+            "write pilots to their own --out folder.",
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark suite and write its results table."""
     suites = available_suites()
@@ -409,7 +419,11 @@ def bench(
         )
     module = importlib.import_module(f"normalcy.bench.{suite}_suite")
     names = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
-    extra = {"nab_results": nab_results} if nab_results is not None else {}
+    extra: dict[str, Any] = {"nab_results": nab_results} if nab_results is not None else {}
+    if param:
+        if "params" not in inspect.signature(module.run).parameters:
+            raise InputError(f"the {suite} suite runs default parameters only; drop --param")
+        extra["params"] = parse_params(param)
     path = module.run(
         dataset=dataset, root=root, out_dir=out, detectors=names, limit=limit, quick=quick, **extra
     )

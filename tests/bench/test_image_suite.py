@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,3 +108,18 @@ def test_a_later_run_keeps_earlier_rows_of_other_detectors(tmp_path):
     assert [r["detector"] for r in kept] == ["musc"]
     assert [r["detector"] for r in pimo] == ["musc"]
     assert image_suite._earlier_rows(tmp_path, "image_mtd", ["gaussian"], quick=True) == ([], [])
+
+
+def test_params_override_every_detector_and_are_recorded(folder, tmp_path):
+    csv = image_suite.run(
+        root=folder,
+        out_dir=tmp_path,
+        detectors=["gaussian"],
+        quick=True,
+        isolate=False,
+        params={"sigma": 2.0},
+    )
+    ran_with = json.loads(pd.read_csv(csv).set_index("detector").loc["gaussian", "params"])
+    assert ran_with["sigma"] == 2.0
+    with pytest.raises(InputError, match="gaussian has no parameter bogus"):
+        image_suite.run(root=folder, out_dir=tmp_path, detectors=["gaussian"], params={"bogus": 1})

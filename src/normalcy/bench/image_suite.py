@@ -350,6 +350,7 @@ def run(
     limit: int | None = None,
     quick: bool = False,
     isolate: bool = True,
+    params: dict[str, Any] | None = None,
 ) -> Path:
     """Run the image benchmark (see the module docstring) and return the CSV path.
 
@@ -357,8 +358,18 @@ def run(
     (``DEFAULT_DETECTORS``); any registered image detector can be named. ``limit`` keeps at
     most that many train and test images; ``quick`` uses each detector's ``quick_params``
     and at most ``QUICK_LIMIT`` images. ``isolate`` runs each detector in a fresh process.
+    ``params`` overrides parameters of every detector of the run (each must accept them);
+    the CSV's ``params`` column records what each detector ran with.
     """
     names = _detector_list(detectors)
+    overrides = dict(params or {})
+    for name in names:
+        unknown = sorted(set(overrides) - set(get_class(name).info.params))
+        if unknown:
+            raise InputError(
+                f"{name} has no parameter {', '.join(unknown)}; "
+                f"its parameters: {', '.join(get_class(name).info.params)}"
+            )
     if quick and limit is None:
         limit = QUICK_LIMIT
     if limit is not None and int(limit) < 2:
@@ -370,6 +381,7 @@ def run(
     note = (
         f"Images and masks at {SIZE}x{SIZE}; default parameters"
         + (" (quick_params)" if quick else "")
+        + (f" with {json.dumps(overrides)}" if overrides else "")
         + "; throughput = test images per second of score(); peak RSS = ru_maxrss of the "
         "process that ran the detector"
         + (" (one fresh process per detector)." if isolate else " (shared process).")
@@ -384,12 +396,13 @@ def run(
             np.savez(arrays, train=data.train, test=data.test)
             for name in names:
                 progress.update(task, description=f"{data.name}: {name}")
-                params = dict(get_class(name).quick_params) if quick else {}
+                run_params = dict(get_class(name).quick_params) if quick else {}
+                run_params.update(overrides)
                 if "verbose" in get_class(name).info.params:
-                    params["verbose"] = False
+                    run_params["verbose"] = False
                 out = str(Path(tmp) / f"{data.name}_{name}.npz")
                 runner = _run_isolated if isolate else _run_one
-                timing = runner(name, params, arrays, out)
+                timing = runner(name, run_params, arrays, out)
                 res = np.load(out)
                 scores = res["scores"]
                 maps = res["maps"] if bool(res["has_maps"]) else None
@@ -414,7 +427,7 @@ def run(
                         if bb and not math.isnan(bb)
                         else math.nan,
                         "peak_rss_mb": timing["peak_rss_mb"],
-                        "params": json.dumps(create(name, **params).get_params(), default=str),
+                        "params": json.dumps(create(name, **run_params).get_params(), default=str),
                     }
                 )
                 for i in np.flatnonzero(data.labels == 1):
