@@ -406,7 +406,7 @@ def bench(
         typer.Option(
             "--param",
             "-p",
-            help="image suite: parameter key=value (JSON) for every detector of the run; "
+            help="image and series suites: parameter key=value (JSON) for every detector; "
             "write pilots to their own --out folder.",
         ),
     ] = None,

@@ -155,3 +155,26 @@ def test_make_detector_causal_settings_and_errors(tmp_path):
         series_suite.run(dataset="ucr", root=tmp_path, detectors=["iforest"], out_dir=tmp_path)
     with pytest.raises(nc.InputError, match="not found"):
         series_suite.run(dataset="ucr", root=tmp_path / "none", out_dir=tmp_path)
+
+
+def test_params_override_every_detector_of_the_run(ucr_root, nab_root, tmp_path, monkeypatch):
+    made = []
+    original = series_suite.create
+    monkeypatch.setattr(
+        series_suite, "create", lambda name, **kw: made.append((name, kw)) or original(name, **kw)
+    )
+    series_suite.run(
+        dataset="ucr", root=ucr_root, out_dir=tmp_path, detectors=["sub_pca"], params={"window": 24}
+    )
+    series_suite.run(
+        dataset="nab", root=nab_root, out_dir=tmp_path, detectors=["sub_pca"], params={"window": 24}
+    )
+    assert made and all(kw["window"] == 24 for _, kw in made)
+    with pytest.raises(nc.InputError, match="sub_pca has no parameter bogus"):
+        series_suite.run(
+            dataset="ucr",
+            root=ucr_root,
+            out_dir=tmp_path,
+            detectors=["sub_pca"],
+            params={"bogus": 1},
+        )

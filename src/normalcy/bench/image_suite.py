@@ -53,6 +53,7 @@ import pandas as pd
 from ..core.errors import InputError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .overrides import checked_overrides
 from .progress import progress_bar
 from .tables import markdown_table
 
@@ -362,14 +363,7 @@ def run(
     the CSV's ``params`` column records what each detector ran with.
     """
     names = _detector_list(detectors)
-    overrides = dict(params or {})
-    for name in names:
-        unknown = sorted(set(overrides) - set(get_class(name).info.params))
-        if unknown:
-            raise InputError(
-                f"{name} has no parameter {', '.join(unknown)}; "
-                f"its parameters: {', '.join(get_class(name).info.params)}"
-            )
+    overrides = checked_overrides(names, params)
     if quick and limit is None:
         limit = QUICK_LIMIT
     if limit is not None and int(limit) < 2:

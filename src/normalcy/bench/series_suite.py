@@ -57,6 +57,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .overrides import checked_overrides
 from .progress import progress_bar
 from .tables import markdown_table
 
@@ -88,14 +89,18 @@ def _detector_names(detectors: list[str] | None) -> list[str]:
     return [info.name for info in registered("series")]
 
 
-def make_detector(name: str, quick: bool = False, causal: bool = False):
+def make_detector(
+    name: str, quick: bool = False, causal: bool = False, overrides: dict[str, Any] | None = None
+):
     """A detector with its default parameters (``quick_params`` with ``quick``); with
-    ``causal``, the settings an online protocol needs (see the module docstring)."""
+    ``causal``, the settings an online protocol needs (see the module docstring);
+    ``overrides`` last (the ``--param`` values of the run)."""
     cls = get_class(name)
     params: dict[str, Any] = dict(getattr(cls, "quick_params", {}) or {}) if quick else {}
     if causal:
         wanted = getattr(cls, "causal_params", None) or CAUSAL_PARAMS
         params.update({k: v for k, v in wanted.items() if k in cls.info.params})
+    params.update(overrides or {})
     return create(name, **params)
 
 
@@ -297,6 +302,7 @@ def run_ucr(
     names: list[str],
     limit: int | None,
     quick: bool,
+    overrides: dict[str, Any] | None = None,
 ) -> Path:
     """The UCR protocol (see the module docstring)."""
     from ..datasets import ucr
@@ -319,7 +325,7 @@ def run_ucr(
                 row = {"series": series.id, "detector": name, "length": series.values.size}
                 t0 = time.perf_counter()
                 try:
-                    det = make_detector(name, quick)
+                    det = make_detector(name, quick, overrides=overrides)
                     det.fit(series.train)
                     scores = det.score(series.test).scores
                 except NormalcyError as exc:
@@ -333,7 +339,7 @@ def run_ucr(
                 rows.append(row)
                 tl.scores[name] = scores
                 if i == 0 and get_class(name).info.streaming:
-                    stream_rows[name] = _ucr_stream(name, series, quick)
+                    stream_rows[name] = _ucr_stream(name, series, quick, overrides)
                 progress.advance(task)
             timelines.append(_thin(tl))
     per_series = pd.DataFrame(rows)
@@ -357,8 +363,10 @@ def _shift(span: tuple[int, int], offset: int) -> tuple[int, int]:
     return (span[0] - offset, span[1] - offset)
 
 
-def _ucr_stream(name: str, series: Any, quick: bool) -> dict[str, float]:
-    det = make_detector(name, quick)
+def _ucr_stream(
+    name: str, series: Any, quick: bool, overrides: dict[str, Any] | None = None
+) -> dict[str, float]:
+    det = make_detector(name, quick, overrides=overrides)
     det.fit(series.train)
     stream = series.test[: (2000 if quick else STREAM_POINTS)]
     res = stream_latency(det, stream)
@@ -396,7 +404,11 @@ def _summarise(
 
 
 def nab_online_scores(
-    name: str, values: np.ndarray, probationary: int, quick: bool = False
+    name: str,
+    values: np.ndarray,
+    probationary: int,
+    quick: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray | None]:
     """Raw online scores of one NAB file (values in row order, as NAB reads them) under the
     NAB protocol (0 before scoring starts), the seconds it took, and per-row latencies (ns)
@@ -406,7 +418,7 @@ def nab_online_scores(
     start = max(probationary // 2, 2)
     raw = np.zeros(n)
     t0 = time.perf_counter()
-    det = make_detector(name, quick, causal=True)
+    det = make_detector(name, quick, causal=True, overrides=overrides)
     if get_class(name).info.streaming:
         det.fit(values[:start])
         res = stream_latency(det, values[start:])
@@ -416,7 +428,7 @@ def nab_online_scores(
     a = start
     while a < n:
         e = min(n, a + step)
-        det = make_detector(name, quick, causal=True)
+        det = make_detector(name, quick, causal=True, overrides=overrides)
         det.fit(values[:a])
         context = max(0, a - det.min_length() + 1)
         scores = det.score(values[context:e]).scores
@@ -513,6 +525,7 @@ def run_nab(
     limit: int | None,
     quick: bool,
     nab_results: Path | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Path:
     """The NAB protocol (see the module docstring)."""
     from ..datasets import nab
@@ -533,7 +546,7 @@ def run_nab(
                 progress.update(task, description=f"NAB {s.name[:28]} {name}")
                 row = {"series": s.key, "detector": name, "length": s.values.size}
                 try:
-                    raw, secs, lat = nab_online_scores(name, s.values, p, quick)
+                    raw, secs, lat = nab_online_scores(name, s.values, p, quick, overrides)
                 except NormalcyError as exc:
                     raw, secs, lat = np.zeros(s.values.size), np.nan, None
                     row["error"] = str(exc)[:200]
@@ -621,6 +634,7 @@ def run(
     limit: int | None = None,
     quick: bool = False,
     nab_results: Path | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Path:
     """Run the series benchmark on ``dataset`` ("ucr" or "nab"); returns the summary CSV.
 
@@ -628,16 +642,18 @@ def run(
     holding ``<dataset>/`` works too). ``quick`` uses the detectors' ``quick_params`` and at
     most 3 series. ``nab_results`` (or the environment variable ``NORMALCY_NAB_RESULTS``)
     points at numenta/NAB's results to re-score its detectors on the same files.
+    ``params`` overrides parameters of every detector of the run (each must accept them).
     """
     if dataset not in DATASETS:
         raise InputError(f"dataset must be one of {DATASETS} for the series suite, got {dataset!r}")
     names = _detector_names(detectors)
     if not names:
         raise InputError("no series detector is registered")
+    overrides = checked_overrides(names, params)
     if quick and limit is None:
         limit = QUICK_LIMIT
     data_root = _resolve_root(dataset, root)
     out_dir = Path(out_dir)
     if dataset == "ucr":
-        return run_ucr(data_root, out_dir, names, limit, quick)
-    return run_nab(data_root, out_dir, names, limit, quick, nab_results)
+        return run_ucr(data_root, out_dir, names, limit, quick, overrides)
+    return run_nab(data_root, out_dir, names, limit, quick, nab_results, overrides)
