@@ -575,10 +575,11 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
-        if "recent" not in arrays:
+        missing = [key for key in _STATE_KEYS if key not in arrays]
+        if missing:  # e.g. 'recent': files saved before the refractory rule
             raise InputError(
-                "this conformal_knn model file predates the refractory rule (no 'recent' "
-                "array); refit the detector with this version of normalcy"
+                f"this conformal_knn model file lacks the state arrays {missing} (an older "
+                "normalcy wrote it); refit the detector with this version of normalcy"
             )
         for key in _STATE_KEYS:
             dtype = np.int64 if key == "counters" else np.float64
