@@ -114,6 +114,24 @@ def test_patchcore_memory_bank_is_bounded(split):
     assert len(np.unique(det.memory_bank_, axis=0)) == 40
 
 
+def test_patchcore_graph_search_matches_exact_search(split, results, tmp_path):
+    det, res = results["patchcore"]
+    assert det.search == "hnsw"
+    exact = nc.create("patchcore", search="exact", seed=0, **FAST).fit(split.train)
+    np.testing.assert_array_equal(exact.memory_bank_, det.memory_bank_)
+    ref = exact.score(split.test)
+    # a graph search can only miss the nearest entry, never beat it: maps are >= exact ones
+    # (up to float32 rounding: the flat index expands |x - y|^2, the graph does not)
+    assert np.all(res.maps >= ref.maps * (1 - 1e-5))
+    assert np.median(np.abs(res.maps - ref.maps) / ref.maps) < 0.01
+    assert np.array_equal(np.argsort(res.scores), np.argsort(ref.scores))
+    # a file written before the graph search existed (no "search" in its state) loads exact
+    path = det.save(tmp_path / "old.normalcy")
+    loaded = nc.load(path)
+    loaded._set_state({"memory_bank": det.memory_bank_}, {"n_train_patches": 1})
+    assert loaded.search == "exact"
+
+
 def test_patchcore_reweighting_stays_within_its_bounds(split, results):
     det, res = results["patchcore"]
     plain = nc.create("patchcore", num_neighbors=1, seed=0, **FAST).fit(split.train)
@@ -163,6 +181,8 @@ def test_gaussian_working_point_and_npca(split, results):
 def test_invalid_parameters_are_input_errors(split):
     with pytest.raises(nc.InputError, match="coreset_ratio"):
         nc.create("patchcore", coreset_ratio=0, **FAST).fit(split.train)
+    with pytest.raises(nc.InputError, match="search"):
+        nc.create("patchcore", search="ivf", **FAST).fit(split.train)
     with pytest.raises(nc.InputError, match="n_features"):
         nc.create("padim", n_features=0, **FAST).fit(split.train)
     with pytest.raises(nc.InputError, match="npca_variance"):
