@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,23 +25,41 @@ MIN_IMAGE_SIDE = 8
 MIXED_SIZE_POLICIES = ("resize", "error")
 
 
+def _check_pixels(arr: np.ndarray, what: str) -> None:
+    """Reject dtypes other than uint8/uint16/float, and floats outside [0, 1] or not finite."""
+    if arr.dtype in (np.uint8, np.uint16):
+        return
+    if arr.dtype.kind != "f":
+        raise InputError(f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{what} contains NaN or infinite pixel values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -1e-6 or hi > 1.0 + 1e-6:
+        raise InputError(
+            f"{what} is float with values in [{lo:.3g}, {hi:.3g}]; expected floats in [0, 1] "
+            "(or uint8 0-255)"
+        )
+
+
 def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
     """uint8/uint16 → [0, 1]; floats must already lie in [0, 1]; anything else is rejected."""
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / 65535.0
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise InputError(f"{what} contains NaN or infinite pixel values")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < -1e-6 or hi > 1.0 + 1e-6:
-            raise InputError(
-                f"{what} is float with values in [{lo:.3g}, {hi:.3g}]; expected floats in [0, 1] "
-                "(or uint8 0-255)"
-            )
-        return np.clip(arr, 0.0, 1.0).astype(np.float32)
-    raise InputError(f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
+    _check_pixels(arr, what)
+    if arr.dtype.kind == "u":
+        out = arr.astype(np.float32)
+        out /= np.float32(np.iinfo(arr.dtype).max)
+        return out
+    return np.clip(arr, 0.0, 1.0).astype(np.float32)
+
+
+class _ArrayImage(NamedTuple):
+    """Image ``index`` of a validated (N, H, W[, C]) array, converted to float when read."""
+
+    array: np.ndarray
+    index: int
+    what: str
+
+    def read(self) -> np.ndarray:
+        return _to_rgb(_array_to_float(self.array[self.index], self.what), self.what)
 
 
 def _to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
@@ -92,6 +110,8 @@ class ImageSource(Sequence):
         item = self._items[i]
         if isinstance(item, np.ndarray):
             return item
+        if isinstance(item, _ArrayImage):
+            return item.read()
         return _read_file(item) if isinstance(item, Path) else _from_pil(item, self.names[i])
 
     def output_size(self, on_mixed_sizes: str = "resize") -> tuple[int, int]:
@@ -190,10 +210,14 @@ def as_images(X: Any, name: str = "images") -> ImageSource:
             )
         if X.shape[0] == 0:
             raise InputError(f"{name} is empty; expected at least one image")
-        floats = _array_to_float(X, f"{name} array")
-        items = [_to_rgb(floats[i], f"{name}[{i}]") for i in range(X.shape[0])]
-        names = [f"image_{i:05d}" for i in range(len(items))]
-        return ImageSource(items, names, [it.shape[:2] for it in items])
+        # Validated whole, converted image by image when read: a whole float32 copy of a
+        # large uint8 array costs more (fresh memory) than the conversions themselves.
+        _check_pixels(X, f"{name} array")
+        _to_rgb(X[0], f"{name}[0]")  # channels and size, shared by every image
+        n = X.shape[0]
+        items = [_ArrayImage(X, i, f"{name}[{i}]") for i in range(n)]
+        names = [f"image_{i:05d}" for i in range(n)]
+        return ImageSource(items, names, [tuple(X.shape[1:3])] * n)
     try:
         seq = list(X)
     except TypeError:
