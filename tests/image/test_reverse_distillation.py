@@ -12,7 +12,7 @@ from normalcy.image.training import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 
-PARAMS = dict(image_size=96, max_steps=80, eval_every=40, embed=64, blocks=1, batch_size=4,
+PARAMS = dict(image_size=128, max_steps=80, eval_every=40, embed=64, blocks=1, batch_size=4,
               num_threads=1, verbose=False)  # fmt: skip
 
 
@@ -74,6 +74,10 @@ def test_interrupted_fit_resumes_to_identical_weights(data, tmp_path, monkeypatc
 def test_bad_parameters_are_rejected(data):
     with pytest.raises(nc.InputError, match="variant"):
         nc.create("reverse_distillation", variant="other", verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="odd grid .3 wide.; expected a multiple of 64"):
+        nc.create("reverse_distillation", image_size=96, verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="twice the previous one's stride"):
+        nc.create("reverse_distillation", layers=["stage5", "stage6", "stage7"]).fit(data.train)
     with pytest.raises(nc.InputError, match="needs 4 teacher layers"):
         nc.create("reverse_distillation", variant="fabric", layers=["stage3", "stage4"]).fit(
             data.train

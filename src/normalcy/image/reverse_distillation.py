@@ -5,7 +5,7 @@ Two variants share this module:
 
 * ``variant="rd"`` (Deng & Li, CVPR 2022): the teacher's three feature levels are fused by
   strided convolutions (multi-scale feature fusion) and squeezed through a residual
-  one-class embedding block (OCE) to a compact code at stride 32; a decoder mirroring the
+  one-class embedding block (OCE) to a compact code at twice the deepest level's stride; a decoder mirroring the
   encoder (transposed-convolution residual blocks) predicts the teacher's levels back.
 * ``variant="fabric"`` (Thomine & Snoussi, 2024, for fabrics and textures): four teacher
   levels including the shallow stem-side features, fused by 1x1 convolutions into a
@@ -53,7 +53,9 @@ from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
 
 VARIANTS = ("rd", "fabric")
 VARIANT_LAYERS = {
-    "rd": ("stage3", "stage4", "stage6"),
+    # strides 8, 16, 32: WideResNet-50's layers 1-3 (strides 4-16) describe far more than
+    # this shallow network does at the same strides; PatchCore and SimpleNet use stages 6 + 7
+    "rd": ("stage4", "stage6", "stage7"),
     "fabric": ("stage2", "stage3", "stage4", "stage6"),
 }
 
@@ -123,7 +125,8 @@ def _de_layer(cin: int, cout: int, blocks: int, up: bool = True) -> nn.Sequentia
 
 class RDStudent(nn.Module):
     """Deng & Li's one-class bottleneck embedding (MFF + OCE) and mirrored decoder for
-    teacher levels with ``channels`` (shallow to deep) at strides 4, 8 and 16."""
+    teacher levels with ``channels`` (shallow to deep), each at twice the previous stride
+    (the paper: 4, 8 and 16)."""
 
     def __init__(self, channels: Sequence[int], embed: int, blocks: int = 2):
         super().__init__()
@@ -284,10 +287,10 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         bottleneck, attention-gated residual connections from the teacher).
     backbone, layers:
         Frozen teacher and its levels, shallow to deep. Default EfficientNet-Lite0 stages
-        3, 4, 6 (strides 4, 8, 16) for "rd"; stages 2 (max-pooled to stride 4), 3, 4, 6 for
-        "fabric".
+        4, 6, 7 (strides 8, 16, 32; the paper's WideResNet-50 levels are at 4, 8, 16) for
+        "rd"; stages 2 (max-pooled to stride 4), 3, 4, 6 for "fabric".
     embed:
-        Channels of the bottleneck code (stride 32).
+        Channels of the bottleneck code (at twice the deepest level's stride).
     blocks:
         Residual blocks per decoder level (and after the first OCE block).
     lr:
@@ -379,8 +382,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         if ext is None:
             from .backbones import load_backbone
 
-            layers = self.layers or VARIANT_LAYERS.get(self.variant)
-            ext = load_backbone(self.backbone, layers, device=self._torch_device())
+            ext = load_backbone(self.backbone, self._layer_names(), device=self._torch_device())
             self._extractor_ = ext
         return ext
 
@@ -405,7 +407,23 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
             target = feats[1].shape[-2:]
             while feats[0].shape[-1] > target[-1]:
                 feats[0] = F.max_pool2d(feats[0], 3, 2, 1)
+        first = 1 if self.variant == "fabric" else 0  # fabric: its first level was pooled
+        sides = [f.shape[-1] for f in feats]
+        if any(a != 2 * b for a, b in zip(sides[first:], sides[first + 1 :], strict=False)):
+            raise InputError(
+                f"reverse distillation needs each teacher level at twice the previous one's "
+                f"stride; layers {list(self._layer_names())} give grids {sides} wide"
+            )
+        if sides[-1] % 2:
+            raise InputError(
+                f"image_size {self.image_size} gives the deepest teacher level an odd grid "
+                f"({sides[-1]} wide); expected a multiple of {2 * int(self.image_size) // sides[-1]}"
+                " pixels so that the bottleneck halves it exactly"
+            )
         return feats
+
+    def _layer_names(self) -> Sequence[str]:
+        return self.layers or VARIANT_LAYERS[self.variant]
 
     def _build(self, channels: Sequence[int]) -> None:
         device = self._torch_device()
