@@ -9,7 +9,7 @@ import torch
 import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image import efficientad
-from normalcy.image.efficientad import PDN, AutoEncoder
+from normalcy.image.efficientad import PDN, AutoEncoder, crop_batch, crop_cells
 from normalcy.image.training import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
@@ -42,6 +42,32 @@ def test_pdn_and_autoencoder_shapes(variant):
     assert ae(x).shape == (1, 24, 56, 56)
 
 
+@pytest.mark.parametrize("variant", ["S", "M"])
+def test_crop_targets_are_the_whole_image_cells(variant):
+    # Targets stand-in: a padded PDN on whole images (the grid the teacher is distilled to).
+    # The same PDN, unpadded, on a crop must give exactly the cells crop_batch picks.
+    torch.manual_seed(0)
+    pdn = PDN(variant, 8, 0.0625).eval()
+    images = np.random.default_rng(0).random((2, 128, 128, 3)).astype(np.float32)
+    with torch.no_grad():
+        pdn.padding = True
+        grid = pdn(torch.from_numpy(images).permute(0, 3, 1, 2))
+        pdn.padding = False
+        for crop in (36, 64, 128):
+            n = (128 - crop) // 4 + 1  # every allowed offset, borders included
+            offsets = np.array([(r, c) for r in range(n) for c in range(n)])
+            picks = np.arange(len(offsets)) % 2
+            x, targets = crop_batch(images, grid, picks, offsets, crop)
+            assert targets.shape == (len(offsets), 8, crop_cells(crop), crop_cells(crop))
+            out = pdn(torch.from_numpy(x).permute(0, 3, 1, 2))
+            torch.testing.assert_close(out, targets, rtol=0, atol=1e-6)
+    # a shifted crop does not match: the alignment is what the test checks
+    x, targets = crop_batch(images, grid, np.array([0]), np.array([[2, 3]]), 64)
+    shifted = torch.from_numpy(images[:1, 9:73, 12:76]).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        assert (pdn(shifted) - targets).abs().max() > 1e-4  # 100 x the tolerance above
+
+
 def test_loss_decreases_and_defects_outscore_normal_images(fitted, data):
     teacher = fitted.teacher_training_["history"]
     assert teacher[-1]["loss"] < teacher[0]["loss"]
@@ -52,6 +78,23 @@ def test_loss_decreases_and_defects_outscore_normal_images(fitted, data):
     assert pixel_auroc(data.masks, res.maps) >= 0.8
     q = fitted.quantiles_.cpu().numpy()
     assert q[0] < q[1] and q[2] < q[3]  # 0.9 and 0.995 quantiles of the two maps
+
+
+def test_border_band_takes_the_edge_cells_scores(fitted, data, monkeypatch):
+    # Cells are centred 16 pixels in from the border; the band outside them must carry the
+    # edge cells' scores (a defect touching the border), not a constant below every cell.
+    g = fitted.grid_
+
+    def raw_maps(x):
+        m = torch.zeros(len(x), g, g)
+        m[:, 0, 0] = 1.0  # only the top-left cell is anomalous
+        return m, m.clone()
+
+    monkeypatch.setattr(fitted, "_raw_maps", raw_maps)
+    maps, scores = fitted._infer(fitted._tensor(data.test[:1]))
+    assert float(maps[0, 0, 0]) == pytest.approx(float(scores[0]))  # the corner pixel
+    assert float(maps[0, :16, :16].min()) == pytest.approx(float(scores[0]))
+    assert float(maps[0, -16:, -16:].max()) < float(scores[0])  # far corner: normal
 
 
 def test_save_load_round_trip(fitted, data, tmp_path):
@@ -103,5 +146,11 @@ def test_bad_parameters_are_rejected(data):
         nc.create("efficientad", variant="L", verbose=False).fit(data.train)
     with pytest.raises(nc.InputError, match="hard_quantile"):
         nc.create("efficientad", hard_quantile=1.0, verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="teacher_crop"):
+        nc.create("efficientad", teacher_crop=50, verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="teacher_crop"):
+        nc.create("efficientad", teacher_crop=32, verbose=False).fit(data.train)
+    with pytest.raises(nc.InputError, match="student_crop"):
+        nc.create("efficientad", student_crop=38, verbose=False).fit(data.train)
     with pytest.raises(nc.InputError, match="teacher_corpus"):
         nc.create("efficientad", teacher_corpus="imagenet", verbose=False).fit(data.train)
