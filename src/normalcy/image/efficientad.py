@@ -17,12 +17,13 @@
   the student's second half learns to predict the autoencoder's output.
 * **Maps**: ``mean((T - S_st)^2)`` and ``mean((A - S_ae)^2)`` over channels, each
   normalised by its 0.9 and 0.995 quantiles on held-out normal images (``0.1 (m - q_a) /
-  (q_b - q_a)``), averaged; padded back to the input size. The image score is the maximum
-  of the combined map.
+  (q_b - q_a)``), averaged; padded back to the input size (edge cells repeated; the paper
+  pads a constant). The image score is the maximum of the combined map.
 
 Budget: the paper trains 60,000 teacher and 70,000 student steps on a GPU. The defaults here
-are sized for a CPU (a narrower PDN, far fewer steps, ``width`` and the step counts scale
-it back up); see docs/detectors/efficientad.md for the measured effect.
+are sized for a CPU (a narrower PDN; 10,000 teacher steps on 96-pixel crops, 2,000 student
+steps; ``width`` and the step counts scale it back up); see docs/detectors/efficientad.md
+for the measured effect.
 
 References
 ----------
