@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -147,6 +148,24 @@ def test_padim_state_shapes(results):
     assert det.grid_ == (16, 16) and det.mean_.shape == (p, 100)
     assert det.inv_cov_.shape == (p, 100, 100)
     assert np.all(np.diff(det.channels_) > 0) and det.channels_.max() < 40 + 112
+
+
+def test_padim_picks_channels_per_layer_as_if_after_concatenation(results):
+    import torch
+
+    from normalcy.image.feature_detector import concat_layers
+
+    det = results["padim"][0]
+    rng = torch.Generator().manual_seed(0)
+    features = [torch.randn(2, 40, 16, 16, generator=rng), torch.randn(2, 112, 8, 8, generator=rng)]
+    whole = concat_layers(features)[:, torch.from_numpy(det.channels_)]
+    expected = whole.permute(0, 2, 3, 1).reshape(2, 256, -1)
+    torch.testing.assert_close(det._embed(features), expected)
+    det_only_deep = copy.copy(det)
+    det_only_deep.channels_ = np.array([40, 41, 100])  # no channel of the finest layer
+    got = det_only_deep._embed(features)
+    assert got.shape == (2, 256, 3)
+    torch.testing.assert_close(got, concat_layers(features)[:, [40, 41, 100]].flatten(2).mT)
 
 
 def test_padim_tiles_cover_the_image(split):

@@ -194,6 +194,10 @@ def _backbone_time(det: Any, images: np.ndarray) -> float:
         return time.perf_counter() - t0
 
 
+TIMING_REPEATS = 3  # score() calls timed per detector when they are short
+REPEAT_BELOW_S = 30.0  # no repeat once this many seconds of scoring were spent
+
+
 def _run_one(name: str, params: dict[str, Any], arrays: str, out: str) -> dict[str, Any]:
     """Fit (when needed) and score one detector; results to ``out`` (npz), timings returned."""
     data = np.load(arrays)
@@ -213,8 +217,17 @@ def _run_one(name: str, params: dict[str, Any], arrays: str, out: str) -> dict[s
         pass
     t0 = time.perf_counter()
     res = det.score(test)
-    score_s = time.perf_counter() - t0
-    backbone_s = _backbone_time(det, test)
+    score_times = [time.perf_counter() - t0]
+    backbone_times = [_backbone_time(det, test)]
+    # Short scorings are timed again and the medians reported: one run on a shared 2-core CPU
+    # moves by +-10 %, which is the size of the differences the ratio is meant to show.
+    while len(score_times) < TIMING_REPEATS and sum(score_times) < REPEAT_BELOW_S:
+        t0 = time.perf_counter()
+        det.score(test)
+        score_times.append(time.perf_counter() - t0)
+        backbone_times.append(_backbone_time(det, test))
+    score_s = float(np.median(score_times))
+    backbone_s = float(np.median(backbone_times))
     maps = res.maps if res.maps is not None else np.zeros((len(test), 1, 1), np.float32)
     np.savez(out, scores=res.scores, maps=maps, has_maps=res.maps is not None)
     return {

@@ -392,7 +392,7 @@ class FeatureCache:
     """A bounded in-memory LRU cache of per-image feature maps.
 
     Keys hash the backbone, its layers and the exact preprocessed input tensor, so a repeated
-    fit (or score) on the same images with the same backbone reuses the features, and any
+    fit (or MuSc scoring of the same batch) with the same backbone reuses the features; any
     change to the images or the preprocessing misses. Thread-safe; bounded by ``max_bytes``.
     """
 

@@ -231,14 +231,19 @@ class FeatureImageDetector(ImageDetector):
         return views, boxes
 
     def _feature_batches(
-        self, source: ImageSource, out_size: tuple[int, int], what: str
+        self, source: ImageSource, out_size: tuple[int, int], what: str, cache: bool = True
     ) -> Iterator[FeatureBatch]:
-        """Features of every image's views, ``batch_size`` images at a time."""
+        """Features of every image's views, ``batch_size`` images at a time.
+
+        ``cache=False`` (scoring) bypasses the feature cache: it serves repeated fits on the
+        same training images, while scored images are usually new, so hashing them (and
+        keeping their features) would only cost time and memory.
+        """
         ext = self._extractor()
         prep = self._preprocess()
         device = next(ext.parameters()).device
         tag = f"{ext.backbone_name}|{','.join(ext.layers)}|{prep.mean}|{prep.std}"
-        use_cache = bool(self.cache_features)
+        use_cache = cache and bool(self.cache_features)
         n = len(source)
         with _progress(what, n, self.verbose) as advance:
             for k, start in enumerate(range(0, n, int(self.batch_size))):

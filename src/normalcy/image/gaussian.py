@@ -262,7 +262,7 @@ class GaussianAD(FeatureImageDetector):
         maps = np.empty((n, *out_size), dtype=np.float32) if map_levels else None
         extras = np.empty((n, len(levels)), dtype=np.float64)
         with self._runtime():
-            for batch in self._feature_batches(data, out_size, "gaussian: scoring"):
+            for batch in self._feature_batches(data, out_size, "gaussian: scoring", cache=False):
                 per_level = self._level_scores(batch.features, levels)  # (V, L)
                 img = np.full((len(batch.images), len(levels)), -np.inf)
                 np.maximum.at(img, batch.view_image, per_level)

@@ -110,8 +110,17 @@ class PaDiM(FeatureImageDetector):
 
     def _embed(self, features: list[torch.Tensor]) -> torch.Tensor:
         """Selected channels at every position: (V, h*w, d)."""
-        emb = concat_layers(features)
-        emb = emb[:, torch.from_numpy(self.channels_)]
+        # Channels are picked per layer before the coarser layers are upsampled (the same
+        # result as picking after concatenation, with less to upsample).
+        picked, start = [], 0
+        for f in features:
+            mine = self.channels_[(self.channels_ >= start) & (self.channels_ < start + f.shape[1])]
+            if len(mine):
+                picked.append(f[:, torch.from_numpy(mine - start)])
+            else:  # keeps the finest layer's grid when none of its channels was picked
+                picked.append(f.new_empty((f.shape[0], 0, *features[0].shape[-2:])))
+            start += f.shape[1]
+        emb = concat_layers(picked)
         v, d, h, w = emb.shape
         self._grid = (h, w)
         # contiguous: a strided view here sends torch.bmm down a slow path (30x slower)
@@ -165,7 +174,7 @@ class PaDiM(FeatureImageDetector):
         maps = np.empty((n, *out_size), dtype=np.float32)
         mean, inv = self._tensors()
         with self._runtime():
-            for batch in self._feature_batches(data, out_size, "padim: scoring"):
+            for batch in self._feature_batches(data, out_size, "padim: scoring", cache=False):
                 x = self._embed(batch.features)
                 if tuple(self._grid) != tuple(self.grid_):
                     raise InputError(

@@ -36,7 +36,8 @@ from .feature_detector import FeatureImageDetector, concat_layers
 from .sampling import PatchReservoir, greedy_coreset
 
 SEARCHES = ("hnsw", "exact")
-HNSW_LINKS = 32  # graph degree M; faiss's defaults for construction (40) and search (16) depth
+HNSW_LINKS = 32  # graph degree M; faiss's default construction depth (40)
+HNSW_EF_SEARCH = 8  # search depth (faiss default 16): on MTD 98 % of nearest entries found
 
 
 def bank_index(bank: np.ndarray, search: str):
@@ -53,6 +54,7 @@ def bank_index(bank: np.ndarray, search: str):
         index.add(rows)
         return index
     index = faiss.IndexHNSWFlat(rows.shape[1], HNSW_LINKS)
+    index.hnsw.efSearch = HNSW_EF_SEARCH
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
@@ -100,7 +102,7 @@ class PatchCore(FeatureImageDetector):
         Gaussian smoothing of the maps, in pixels at the network input size (paper: 4).
     batch_size, num_threads, device, cache_features, verbose:
         Runtime: images per backbone batch, torch/faiss threads, "auto"/"cpu"/"cuda",
-        reuse of features of already seen images, progress bars.
+        reuse of features of already seen training images (fit only), progress bars.
     seed:
         Seed of the reservoir, projection and coreset start.
 
@@ -215,7 +217,7 @@ class PatchCore(FeatureImageDetector):
         maps = np.empty((n, *out_size), dtype=np.float32)
         with self._runtime():
             index = self._index()
-            for batch in self._feature_batches(data, out_size, "patchcore: scoring"):
+            for batch in self._feature_batches(data, out_size, "patchcore: scoring", cache=False):
                 emb = self._embed(batch.features)
                 v, d, h, w = emb.shape
                 q = np.ascontiguousarray(emb.permute(0, 2, 3, 1).reshape(-1, d).numpy())

@@ -149,9 +149,13 @@ class Preprocess:
     def normalise(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         """(B, S, S, 3) float in [0, 1] → normalised (B, 3, S, S) tensor (channels-last)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device)
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
-        x = (x - mean) / std
+        scale = torch.tensor([1.0 / s for s in self.std], dtype=x.dtype, device=x.device)
+        shift = torch.tensor(
+            [-m / s for m, s in zip(self.mean, self.std, strict=True)],
+            dtype=x.dtype,
+            device=x.device,
+        )
+        x = torch.addcmul(shift, x, scale)  # (x - mean) / std in one pass over the batch
         return x.permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW view
 
 

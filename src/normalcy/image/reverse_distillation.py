@@ -497,7 +497,9 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         size = self._preprocess().input_size
         self.student_.eval()
         with self._threads():
-            for batch in self._feature_batches(data, out_size, f"{self.name}: scoring"):
+            for batch in self._feature_batches(
+                data, out_size, f"{self.name}: scoring", cache=False
+            ):
                 grids = self._grids(batch.features, size)
                 smooth = gaussian_blur(grids, float(self.sigma))
                 view_scores = smooth.flatten(1).amax(1).double().numpy()

@@ -299,7 +299,7 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         self.adaptor_.eval()
         self.discriminator_.eval()
         with self._threads():
-            for batch in self._feature_batches(data, out_size, "simplenet: scoring"):
+            for batch in self._feature_batches(data, out_size, "simplenet: scoring", cache=False):
                 grids = self._patch_scores(self._embed(batch.features))
                 view_scores = grids.flatten(1).amax(1).double().numpy()
                 img_scores = np.full(len(batch.images), -np.inf)
