@@ -85,6 +85,13 @@ def test_refit_reuses_cached_features(split, results):
     np.testing.assert_array_equal(det.mean_, results["padim"][0].mean_)
 
 
+def test_scoring_bypasses_the_feature_cache(split, results):
+    det = results["padim"][0]
+    size, hits, misses = len(FEATURE_CACHE), FEATURE_CACHE.hits, FEATURE_CACHE.misses
+    det.score(split.test[::-1].copy())  # images the cache has not seen in this order
+    assert (len(FEATURE_CACHE), FEATURE_CACHE.hits, FEATURE_CACHE.misses) == (size, hits, misses)
+
+
 def test_bad_images_raise_input_error(tmp_path, results):
     det = results["patchcore"][0]
     (tmp_path / "broken.png").write_bytes(b"not a png")
