@@ -169,7 +169,7 @@ def _backbone_time(det: Any, images: np.ndarray) -> float:
     """Seconds of the detector's backbone forward pass alone over ``images``."""
     import torch
 
-    from ..image.feature_detector import backbone_chunk
+    from ..image.feature_detector import backbone_slices
 
     if not hasattr(det, "_extractor"):
         return float("nan")
@@ -183,14 +183,13 @@ def _backbone_time(det: Any, images: np.ndarray) -> float:
         for img in images[start : start + bs]:
             views += prep.views(img.astype(np.float32) / 255.0)[0]
         inputs.append(prep.normalise(np.stack(views), device))
-    # The same images per forward call as the pipeline uses (feature_detector.backbone_chunk):
+    # The same images per forward call as the pipeline uses (feature_detector.backbone_slices):
     # whole batches of 8 at 256 px run slower on CPU, which would flatter the ratio.
-    chunk = backbone_chunk(prep.input_size) if device.type == "cpu" else bs
     with det._runtime(), torch.inference_mode():
         t0 = time.perf_counter()
         for x in inputs:
-            for s in range(0, len(x), chunk):
-                ext(x[s : s + chunk])
+            for part in backbone_slices(x, prep.input_size):
+                ext(part)
         return time.perf_counter() - t0
 
 

@@ -44,6 +44,11 @@ def _check_pixels(arr: np.ndarray, what: str) -> None:
 def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
     """uint8/uint16 → [0, 1]; floats must already lie in [0, 1]; anything else is rejected."""
     _check_pixels(arr, what)
+    return _checked_to_float(arr)
+
+
+def _checked_to_float(arr: np.ndarray) -> np.ndarray:
+    """``_array_to_float`` for pixels ``_check_pixels`` has already accepted."""
     if arr.dtype.kind == "u":
         out = arr.astype(np.float32)
         out /= np.float32(np.iinfo(arr.dtype).max)
@@ -52,14 +57,15 @@ def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
 
 
 class _ArrayImage(NamedTuple):
-    """Image ``index`` of a validated (N, H, W[, C]) array, converted to float when read."""
+    """Image ``index`` of a validated (N, H, W[, C]) array, converted to float when read
+    (the whole array was checked once by ``as_images``)."""
 
     array: np.ndarray
     index: int
     what: str
 
     def read(self) -> np.ndarray:
-        return _to_rgb(_array_to_float(self.array[self.index], self.what), self.what)
+        return _to_rgb(_checked_to_float(self.array[self.index]), self.what)
 
 
 def _to_rgb(arr: np.ndarray, what: str) -> np.ndarray:

@@ -34,6 +34,7 @@ Millisecond-Level Latencies. WACV 2024.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -160,6 +161,18 @@ def crop_cells(crop: int) -> int:
     return (int(crop) - 32) // 4
 
 
+def windows(
+    x: torch.Tensor, picks: Sequence[int], offsets: np.ndarray, size: int, scale: int, shift: int
+) -> torch.Tensor:
+    """Square windows of the (N, C, H, W) ``x``, stacked: window ``j`` of image ``picks[j]``
+    starts at row and column ``scale * offsets[j] + shift`` and is ``size`` a side."""
+    out = []
+    for i, (r, c) in zip(picks, np.asarray(offsets).tolist(), strict=True):
+        r0, c0 = scale * int(r) + shift, scale * int(c) + shift
+        out.append(x[int(i), :, r0 : r0 + size, c0 : c0 + size])
+    return torch.stack(out)
+
+
 def crop_batch(
     images: np.ndarray, targets: torch.Tensor, picks: np.ndarray, offsets: np.ndarray, crop: int
 ) -> tuple[np.ndarray, torch.Tensor]:
@@ -173,13 +186,11 @@ def crop_batch(
     cells, with the same receptive fields, as when distilling on the whole padded image
     (minus the four border cells a side that see padding).
     """
-    k = crop_cells(crop)
-    xs, ts = [], []
-    for i, (r, c) in zip(picks, offsets, strict=True):
-        r, c = int(r), int(c)
-        xs.append(images[int(i), 4 * r : 4 * r + crop, 4 * c : 4 * c + crop])
-        ts.append(targets[int(i), :, r + 4 : r + 4 + k, c + 4 : c + 4 + k])
-    return np.stack(xs), torch.stack(ts)
+    xs = [
+        images[int(i), 4 * int(r) : 4 * int(r) + crop, 4 * int(c) : 4 * int(c) + crop]
+        for i, (r, c) in zip(picks, offsets, strict=True)
+    ]  # (N, S, S, 3) arrays: rows and columns are axes 1 and 2, not 2 and 3 as in windows()
+    return np.stack(xs), windows(targets, picks, offsets, crop_cells(crop), scale=1, shift=4)
 
 
 @register(
@@ -568,10 +579,8 @@ class EfficientAD(PixelTrainedDetector):
         size = int(self.image_size)
 
         def crops(x: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
-            return torch.stack(
-                [x[i, :, 4 * r : 4 * r + crop, 4 * q : 4 * q + crop] for i, (r, q) in
-                 enumerate(offsets.tolist())]
-            ).contiguous(memory_format=torch.channels_last)  # fmt: skip
+            pixels = windows(x, range(len(x)), offsets, crop, scale=4, shift=0)
+            return pixels.contiguous(memory_format=torch.channels_last)
 
         def step(t: int, rng: np.random.Generator) -> torch.Tensor:
             pick = rng.choice(len(train), size=batch, replace=False)
@@ -596,10 +605,7 @@ class EfficientAD(PixelTrainedDetector):
                 n_off = (size - crop) // 4 + 1
                 o_st, o_pen, o_ae = (rng.integers(0, n_off, size=(batch, 2)) for _ in range(3))
                 x, pen, x_ae_s = crops(x, o_st), crops(pen, o_pen), crops(x_ae, o_ae)
-                g = crop_cells(crop)
-                ae_s = torch.stack(
-                    [ae[i, :, r : r + g, q : q + g] for i, (r, q) in enumerate(o_ae.tolist())]
-                )
+                ae_s = windows(ae, range(batch), o_ae, crop_cells(crop), scale=1, shift=0)
             else:
                 x_ae_s, ae_s = x_ae, ae
             t_st = self._teacher_out(x)

@@ -113,6 +113,14 @@ def backbone_chunk(input_size: int) -> int:
     return max(1, int(_MAX_ACTIVATION_BYTES // per_image))
 
 
+def backbone_slices(x: torch.Tensor, input_size: int) -> Iterator[torch.Tensor]:
+    """``x`` in the slices the backbone is called on: ``backbone_chunk`` images at a time on
+    CPU, all at once elsewhere."""
+    step = backbone_chunk(input_size) if x.device.type == "cpu" else max(1, len(x))
+    for start in range(0, len(x), step):
+        yield x[start : start + step]
+
+
 def local_average(feature: torch.Tensor, size: int) -> torch.Tensor:
     """Average over each position's ``size`` x ``size`` neighbourhood (PatchCore's locally
     aware patch features); borders average over the pixels that exist."""
@@ -276,11 +284,11 @@ class FeatureImageDetector(ImageDetector):
         missing = [i for i, c in enumerate(cached) if c is None]
         if missing:
             x = prep.normalise(np.stack([views[i] for i in missing]), device)
-            chunk = backbone_chunk(prep.input_size) if device.type == "cpu" else len(missing)
-            parts = []
             with torch.inference_mode():
-                for s in range(0, len(missing), chunk):
-                    parts.append([f.float().cpu() for f in ext(x[s : s + chunk])])
+                parts = [
+                    [f.float().cpu() for f in ext(part)]
+                    for part in backbone_slices(x, prep.input_size)
+                ]
             out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
             if use_cache:
                 for pos, i in enumerate(missing):

@@ -10,8 +10,8 @@ re-weighted by how isolated its nearest bank entry is among its own neighbours (
 The bank stays bounded whatever the number of training images: patches stream through a
 uniform reservoir of at most ``max_candidates`` rows before the coreset is chosen, and the
 bank holds at most ``max_bank`` rows. Search uses faiss: a hierarchical navigable small-world
-graph by default (approximate, as the paper's reference code allows; it leaves the MTD
-AUROCs unchanged to three decimals and halves the search time), or exact L2.
+graph by default (approximate, as the paper's reference code allows; on MTD it moves the
+image AUROC by 0.0006 and searches 5x faster), or exact L2.
 
 References
 ----------
@@ -207,7 +207,7 @@ class PatchCore(FeatureImageDetector):
     # -- score --------------------------------------------------------------------------------
     def _index(self):
         if getattr(self, "_index_", None) is None:
-            self._index_ = bank_index(self.memory_bank_, getattr(self, "search", "exact"))
+            self._index_ = bank_index(self.memory_bank_, self.search)
         return self._index_
 
     def _score(self, data: ImageSource) -> Scores:
