@@ -15,11 +15,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .constraints import validate_params
 from .errors import InputError, NotFittedError
 from .image_input import ImageSource, as_images
 from .registry import DetectorInfo
 from .scores import Scores
 from .series_input import SeriesData, as_series
+from .state_spec import StateSpec
 from .tabular_input import as_tabular, column_names
 from .threshold import Threshold
 
@@ -34,6 +36,9 @@ class Detector:
     modality: ClassVar[str] = ""
     # Small, fast settings for smoke tests and the demo (e.g. fewer epochs); not defaults.
     quick_params: ClassVar[dict[str, Any]] = {}
+    # Acceptable values of each constructor parameter (see ``core.constraints``); checked by
+    # ``create``, ``fit`` and ``load``, printed by ``normalcy docs``.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     threshold: Threshold | None = None
 
@@ -42,6 +47,10 @@ class Detector:
         """Constructor parameters and their current values (scikit-learn style)."""
         return {k: getattr(self, k) for k in self.info.params}
 
+    def _validate_params(self) -> None:
+        """Raise ``InputError`` naming every parameter outside its declared constraint."""
+        validate_params(f"detector {self.name!r}", self._parameter_constraints, self.get_params())
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
@@ -49,6 +58,8 @@ class Detector:
     # -- public API ---------------------------------------------------------------------
     def fit(self, X: Any) -> Detector:
         """Learn normality from ``X`` (normal data only); returns ``self``."""
+        self._validate_params()
+        self.threshold = None  # a threshold calibrated for the old fit no longer applies
         data = self._check_fit_input(X)
         self._fit(data)
         self.is_fitted_ = True
@@ -103,6 +114,14 @@ class Detector:
         raise NotImplementedError
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _state_spec(self) -> StateSpec:
+        """What ``_get_state`` returns, in terms of the parameters and the input spec.
+
+        ``load`` verifies a model file's arrays and metadata against it before calling
+        ``_set_state``; a detector that declares none cannot be loaded.
+        """
         raise NotImplementedError
 
     def _check_fit_input(self, X: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelFileError, NormalcyError, NotFittedError
+from .state_spec import verify_state
 from .threshold import Threshold
 
 FORMAT = "normalcy.model"
@@ -174,7 +175,24 @@ def load_model(path: str | Path):
     if manifest.get("fitted"):
         try:
             detector._set_input_spec(manifest.get("input_spec") or {})
-            detector._set_state(arrays, manifest.get("state") or {})
+        except NormalcyError:
+            raise
+        except Exception as exc:
+            raise ModelFileError(f"{path}: its input spec is malformed ({exc})") from None
+        try:
+            spec = detector._state_spec()
+        except NotImplementedError:
+            raise ModelFileError(
+                f"{path}: detector {name!r} declares no state spec, so its state cannot be "
+                "verified; refusing to load it"
+            ) from None
+        meta = manifest.get("state") or {}
+        try:
+            verify_state(spec, arrays, meta)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{path}: {exc} (detector {name!r})") from None
+        try:
+            detector._set_state(arrays, meta)
         except NormalcyError:
             raise
         except Exception as exc:

@@ -146,4 +146,6 @@ def create(name: str, **params: Any):
         raise InputError(
             f"detector {name!r} has no parameter(s) {unknown}; its parameters are {sorted(allowed)}"
         )
-    return cls(**params)
+    detector = cls(**params)
+    detector._validate_params()
+    return detector
