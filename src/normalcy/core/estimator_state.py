@@ -197,7 +197,7 @@ def _audit_schema(schema: Any, files: dict[str, int]) -> set[str]:
     return used
 
 
-def _check_npy(name: str, data: bytes) -> None:
+def _check_npy(name: str, data: bytes) -> tuple[int, ...]:
     """A plain numeric .npy whose header agrees with its length (no pickle, no object)."""
     from numpy.lib import format as npy
 
@@ -223,6 +223,7 @@ def _check_npy(name: str, data: bytes) -> None:
             f"array member {name!r} declares shape {shape} ({count * dtype.itemsize} bytes) "
             f"but holds {len(data) - buf.tell()}"
         )
+    return tuple(int(v) for v in shape)
 
 
 def audit_blob(data: bytes) -> list[str]:
@@ -246,9 +247,53 @@ def audit_blob(data: bytes) -> list[str]:
     schema = parse_json(contents.pop(SCHEMA), "saved estimator schema")
     if not isinstance(schema, dict) or not isinstance(schema.get("protocol"), int):
         raise _fail("its schema is not a skops schema")
-    for name, member in contents.items():
-        _check_npy(name, member)
-    return sorted(_audit_schema(schema, {k: len(v) for k, v in contents.items()}))
+    shapes = {name: _check_npy(name, member) for name, member in contents.items()}
+    used = _audit_schema(schema, {k: len(v) for k, v in contents.items()})
+    _audit_tree_constructors(schema, shapes)
+    return sorted(used)
+
+
+MAX_TREE_OUTPUTS = 10_000
+MAX_TREE_FEATURES = 10_000_000
+
+
+def _json_int(node: Any) -> int:
+    if not isinstance(node, dict) or node.get("__loader__") != "JsonNode":
+        raise _fail("a decision tree's constructor arguments are malformed")
+    value = parse_json(str(node.get("content")).encode(), "saved estimator value")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail("a decision tree's constructor arguments are not integers")
+    return value
+
+
+def _audit_tree_constructors(schema: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """``Tree(n_features, n_classes, n_outputs)`` copies ``n_outputs`` entries of
+    ``n_classes`` without bounds checks: the array must have exactly that many."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        if node.get("__loader__") != "TreeNode":
+            continue
+        try:
+            args = node["__reduce__"]["args"]["content"]
+            n_features, n_classes, n_outputs = args
+            file = n_classes["file"]
+        except (KeyError, TypeError, ValueError):
+            raise _fail("a decision tree's constructor arguments are malformed") from None
+        n_features, n_outputs = _json_int(n_features), _json_int(n_outputs)
+        if not 1 <= n_features <= MAX_TREE_FEATURES or not 1 <= n_outputs <= MAX_TREE_OUTPUTS:
+            raise _fail(f"a decision tree declares {n_features} features, {n_outputs} outputs")
+        if shapes.get(file) != (n_outputs,):
+            raise _fail(
+                f"a decision tree declares {n_outputs} outputs but its class counts have "
+                f"shape {shapes.get(file)}"
+            )
 
 
 def load_estimator(blob: np.ndarray) -> Any:

@@ -125,7 +125,7 @@ def _encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 # -- writing ------------------------------------------------------------------------------
-def check_destination(path: str | Path) -> Path:
+def check_destination(path: str | Path, what: str = "a model") -> Path:
     """Refuse to write a model file over a device, FIFO, socket or folder (symlinks
     followed): ``os.replace`` would swap out the device node itself."""
     path = Path(path)
@@ -142,7 +142,7 @@ def check_destination(path: str | Path) -> Path:
     if not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
         raise NormalcyError(
-            f"cannot save a model to {path}: it is {kind}, not a regular file; give a file name"
+            f"cannot save {what} to {path}: it is {kind}, not a regular file; give a file name"
         )
     return path
 
@@ -265,9 +265,10 @@ def _check_threshold(data: Any, where: str) -> Threshold | None:
         )
     if not number(rate) or not 0.0 < rate < 1.0:
         raise ModelFileError(f"{where}: threshold rate must be in (0, 1), got {rate!r:.40}")
-    if not isinstance(n, int) or isinstance(n, bool) or n < MIN_CALIBRATION_SAMPLES:
+    if not isinstance(n, int) or isinstance(n, bool) or not MIN_CALIBRATION_SAMPLES <= n <= 2**53:
         raise ModelFileError(
-            f"{where}: threshold n_calibration must be an integer >= {MIN_CALIBRATION_SAMPLES}"
+            f"{where}: threshold n_calibration must be an integer in "
+            f"[{MIN_CALIBRATION_SAMPLES}, 2**53]"
         )
     return Threshold(value=float(value), method=method, rate=float(rate), n_calibration=n)
 
