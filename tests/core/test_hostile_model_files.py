@@ -14,7 +14,6 @@ import json
 import os
 import stat
 import struct
-import sys
 import time
 import tracemalloc
 import zipfile
@@ -862,7 +861,7 @@ def test_version_1_files_still_load(model, tmp_path):
 
 # -- random damage (hypothesis) -----------------------------------------------------------------------
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("NORMALCY_HOSTILE_EXAMPLES", "80")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -1045,6 +1044,7 @@ def test_files_are_written_with_the_process_umask(model, tmp_path, umask):
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 def test_saving_to_special_files_is_refused(model, tmp_path):
     det = nc.load(model[0])
     fifo = tmp_path / "fifo"
@@ -1054,7 +1054,7 @@ def test_saving_to_special_files_is_refused(model, tmp_path):
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere" / "x")
     targets = [fifo, link, tmp_path, dangling]
-    if os.geteuid() == 0:  # a private device node, never the system's
+    if getattr(os, "geteuid", lambda: -1)() == 0:  # a private device node, never the system's
         dev = tmp_path / "null-device"
         os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
         targets.append(dev)
@@ -1069,6 +1069,7 @@ def test_saving_to_special_files_is_refused(model, tmp_path):
     assert Path("/dev/null").is_char_device()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 def test_loading_special_files_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "fifo.normalcy"
     os.mkfifo(fifo)  # opening it for reading would block
@@ -1149,4 +1150,3 @@ def test_cli_info(model, tmp_path, runner):
 def test_the_tally_has_no_violations():
     """Runs last in this module (pytest keeps file order): every case kept the promise."""
     assert not VIOLATIONS, VIOLATIONS
-    assert sys.modules.get("normalcy") is not None
