@@ -747,6 +747,9 @@ def test_manifest_bombs(model, tmp_path):
         "deep-top": ("[" * 100_000 + "]" * 100_000).encode(),
         "huge-int": huge_int.encode(),
         "huge-manifest": json.dumps({**manifest, "pad": "x" * (17 << 20)}).encode(),
+        "duplicate-key": json.dumps(manifest)
+        .replace('"detector": ', f'"detector": "{MEAN}", "detector": ', 1)
+        .encode(),
         "not-utf8": b'{"format": "\xff\xfe"}',
         "not-json": b"{nope",
         "array": b"[]",

@@ -201,8 +201,17 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        dupes = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ValueError(f"duplicate keys {dupes[:5]} (readers could disagree on the value)")
+    return out
+
+
 def parse_json(data: bytes, where: str, max_bytes: int = MAX_MANIFEST_BYTES) -> Any:
-    """Parse an untrusted JSON document with bounded size, depth and integer length."""
+    """Parse an untrusted JSON document with bounded size, depth and integer length, and
+    no duplicate keys."""
     if len(data) > max_bytes:
         raise _fail(where, f"{len(data)} bytes of JSON, more than {max_bytes} allowed")
     depth = json_depth(data)
@@ -210,7 +219,7 @@ def parse_json(data: bytes, where: str, max_bytes: int = MAX_MANIFEST_BYTES) -> 
         raise _fail(where, f"JSON nested {depth} deep, more than {MAX_JSON_DEPTH} allowed")
     try:
         text = data.decode("utf-8")
-        return json.loads(text, parse_int=_bounded_int)
+        return json.loads(text, parse_int=_bounded_int, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise _fail(where, f"not UTF-8 text ({exc})") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
