@@ -14,7 +14,6 @@ import json
 import os
 import stat
 import struct
-import time
 import tracemalloc
 import zipfile
 import zlib
@@ -690,10 +689,8 @@ def test_zip_bomb_with_honest_headers_is_refused_before_inflating(model, tmp_pat
     bad = tmp_path / "bomb.normalcy"
     bad.write_bytes(raw_zip(bomb))
     assert bad.stat().st_size < 2 << 20
-    start = time.process_time()
     peak = peak_python_bytes(lambda: expect_refused(bad, match="zip bomb"))
     assert peak < 32 << 20, peak
-    assert time.process_time() - start < 30  # generous: refused from the directory alone
 
 
 def test_zip_bomb_with_lying_headers_stops_at_the_declared_size(model, tmp_path):
