@@ -681,6 +681,86 @@ def _find_loader(node: Any, loader: str) -> dict:
     raise LookupError(loader)
 
 
+def _mutated(estimator: Any, pick, change) -> np.ndarray:
+    """``estimator`` as a skops blob with the first stored array ``pick`` accepts changed."""
+    blob = dump_estimator(estimator).tobytes()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    for name, data in members.items():
+        if name.endswith(".npy"):
+            arr = np.load(io.BytesIO(data))
+            if pick(arr):
+                arr = arr.copy()
+                members[name] = _save_npy(change(arr))
+                break
+    else:
+        raise LookupError("no array matched")
+    schema = json.loads(members.pop("schema.json"))
+    return np.frombuffer(_skops_blob(schema, members), dtype=np.uint8)
+
+
+def _set(arr: np.ndarray, field: str | None, index: Any, value: Any) -> np.ndarray:
+    (arr if field is None else arr[field])[index] = value
+    return arr
+
+
+def _is_permutation(arr: np.ndarray) -> bool:
+    return arr.ndim == 1 and arr.dtype.kind == "i" and sorted(arr.tolist()) == list(range(60))
+
+
+def _node_data(arr: np.ndarray) -> bool:
+    return arr.dtype.names is not None and "is_leaf" in arr.dtype.names
+
+
+def _estimator_cases():
+    from sklearn.neighbors import BallTree, KDTree
+    from sklearn.svm import OneClassSVM
+
+    yield (
+        "kdtree-index-out-of-range",
+        KDTree(TRAIN),
+        _is_permutation,
+        lambda a: _set(a, None, 0, 10**6),
+    )
+    yield (
+        "balltree-index-negative",
+        BallTree(TRAIN),
+        _is_permutation,
+        lambda a: _set(a, None, 0, -1),
+    )
+    yield (
+        "kdtree-leaf-made-inner",
+        KDTree(TRAIN, leaf_size=20),
+        _node_data,
+        lambda a: _set(a, "is_leaf", -1, 0),
+    )
+    yield "kdtree-node-range", KDTree(TRAIN), _node_data, lambda a: _set(a, "idx_end", 0, 10**6)
+    yield (
+        "kdtree-data-nan",
+        KDTree(TRAIN),
+        lambda a: a.shape == TRAIN.shape,
+        lambda a: _set(a, None, (0, 0), np.nan),
+    )
+    svm = OneClassSVM().fit(TRAIN)
+    n_sv = svm.support_vectors_.shape[0]
+    yield "svm-vectors-narrower", svm, lambda a: a.shape == (n_sv, 3), lambda a: a[:, :2]
+    yield "svm-fewer-coefficients", svm, lambda a: a.shape == (1, n_sv), lambda a: a[:, :2]
+
+
+ESTIMATOR_CASES = [case[0] for case in _estimator_cases()]
+
+
+@pytest.mark.parametrize("case", ESTIMATOR_CASES)
+def test_crafted_neighbour_trees_and_svms_are_refused(case):
+    """KD/ball trees and libsvm index their arrays without bounds checks."""
+    _, estimator, pick, change = next(c for c in _estimator_cases() if c[0] == case)
+    blob = _mutated(estimator, pick, change)
+    TALLY["cases"] += 1
+    with pytest.raises(nc.ModelFileError, match="neighbour tree|one-class SVM"):
+        load_estimator(blob)
+    TALLY["refused"] += 1
+
+
 # -- zip bombs and malformed archives --------------------------------------------------------------
 def test_zip_bomb_with_honest_headers_is_refused_before_inflating(model, tmp_path):
     """~1 MB on disk, 1 GiB declared: refused from the directory, with little memory."""
