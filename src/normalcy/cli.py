@@ -1,4 +1,4 @@
-"""The ``normalcy`` command line: list, fit, score, calibrate, demo, bench and docs.
+"""The ``normalcy`` command line: list, fit, score, calibrate, info, demo, bench and docs.
 
 Every command reads files, calls the Python API and writes files; no method logic lives
 here. Errors that normalcy raises on purpose (``NormalcyError``) are printed as one red
@@ -169,6 +169,18 @@ def _threshold_text(threshold: Any) -> str:
     return f"{threshold.value:.6g} ({threshold.method} = {threshold.rate:g}, n = {threshold.n_calibration})"
 
 
+def check_out(out: Path, force: bool, what: str) -> None:
+    """Refuse a device, pipe or folder as ``--out``, and an existing file without --force."""
+    from .core.persistence import check_destination
+
+    check_destination(out, what)
+    if out.exists() and not force:
+        raise InputError(f"--out {out} already exists; pass --force to overwrite it")
+
+
+FORCE_HELP = "Overwrite --out if it exists."
+
+
 # ---------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------
@@ -239,10 +251,12 @@ def fit(
     fpr: Annotated[
         float | None, typer.Option(help="Target false-positive rate for --calibrate [0.01].")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
-    """Fit DETECTOR on normal DATA and save the model file."""
+    """Fit DETECTOR on normal DATA and save the model file (signed if $NORMALCY_MODEL_KEY)."""
     import normalcy as nc
 
+    check_out(out, force, "a model")
     if fpr is not None and calibrate is None:
         raise InputError("--fpr needs --calibrate HOLDOUT (held-out normal data to calibrate on)")
     fpr = 0.01 if fpr is None else fpr
@@ -271,11 +285,17 @@ def score(
         Path | None,
         typer.Option("--maps-dir", help="Image detectors: write a heat-map overlay PNG per image."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    allow_download: Annotated[
+        bool,
+        typer.Option("--allow-download", help="Let the model fetch pretrained weights it names."),
+    ] = False,
 ) -> None:
     """Score DATA with a saved MODEL; writes one row per sample (score, and label if calibrated)."""
     import normalcy as nc
 
-    det = nc.load(model)
+    check_out(out, force, "scores")
+    det = nc.load(model, allow_download=allow_download)
     if maps_dir is not None and not (det.modality == "image" and det.info.can_localise):
         raise InputError(
             f"--maps-dir needs an image detector that localises; {det.name!r} gives no maps"
@@ -330,11 +350,18 @@ def calibrate(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of MODEL.")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    allow_download: Annotated[
+        bool,
+        typer.Option("--allow-download", help="Let the model fetch pretrained weights it names."),
+    ] = False,
 ) -> None:
     """Set a saved model's threshold from held-out data and re-save it."""
     import normalcy as nc
 
-    det = nc.load(model)
+    if out is not None and out.resolve() != model.resolve():
+        check_out(out, force, "a model")
+    det = nc.load(model, allow_download=allow_download)
     data = read_data(holdout, det.modality)
     if fpr is None and contamination is None:
         fpr = 0.01
@@ -342,6 +369,47 @@ def calibrate(
     path = det.save(out or model)
     console.print(f"threshold: {_threshold_text(threshold)}")
     console.print(f"saved model to [bold]{escape(str(path))}[/]")
+
+
+@app.command()
+@_clean_errors
+def info(
+    model: Annotated[Path, typer.Argument(help="Model file written by `normalcy fit`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show what a model file holds, verified as `score` verifies it, without building it."""
+    from .core.persistence import describe_model_file
+
+    desc = describe_model_file(model)
+    if as_json:
+        console.print_json(json.dumps(desc))
+        return
+    table = Table(title=f"model file {escape(str(model))}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    threshold = desc["threshold"]
+    rows = {
+        "detector": desc["detector"] + ("" if desc["detector_available"] else " (not installed)"),
+        "modality": desc["modality"],
+        "params": json.dumps(desc["params"], sort_keys=True),
+        "fitted": "yes" if desc["fitted"] else "no",
+        "input spec": json.dumps(desc["input_spec"], sort_keys=True),
+        "threshold": (
+            f"{threshold['value']:.6g} ({threshold['method']} = {threshold['rate']:g}, "
+            f"n = {threshold['n_calibration']})"
+            if threshold
+            else "none (not calibrated)"
+        ),
+        "signature": desc["signature"],
+        "written by": f"normalcy {desc['library_version']}, format {desc['format_version']}",
+        "created (UTC)": desc["created_utc"],
+        "state keys": ", ".join(desc["state_keys"]) or "-",
+    }
+    for key, value in rows.items():
+        table.add_row(key, escape(str(value)))
+    for name, arr in desc["arrays"].items():
+        table.add_row(f"array {escape(name)}", f"{arr['dtype']} {tuple(arr['shape'])}")
+    console.print(table)
 
 
 @app.command()

@@ -175,7 +175,7 @@ def test_untrusted_estimator_types_are_refused():
     from normalcy.core.estimator_state import load_estimator
 
     payload = np.frombuffer(sio.dumps(_Foreign()), dtype=np.uint8)
-    with pytest.raises(nc.ModelFileError, match="untrusted types"):
+    with pytest.raises(nc.ModelFileError, match="untrusted type"):
         load_estimator(payload)
 
 

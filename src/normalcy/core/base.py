@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import network
 from .constraints import validate_params
 from .errors import InputError, NotFittedError
 from .image_input import ImageSource, as_images
@@ -61,7 +62,8 @@ class Detector:
         self._validate_params()
         self.threshold = None  # a threshold calibrated for the old fit no longer applies
         data = self._check_fit_input(X)
-        self._fit(data)
+        with network.policy_of(self):  # a detector from a model file never downloads
+            self._fit(data)
         self.is_fitted_ = True
         return self
 
@@ -69,7 +71,8 @@ class Detector:
         """Score ``X``: one finite float64 score per sample, higher = more anomalous."""
         self._require_fitted()
         data = self._check_score_input(X)
-        result = self._score(data)
+        with network.policy_of(self):
+            result = self._score(data)
         if not isinstance(result, Scores):
             result = Scores(scores=result)
         if result.index is None:
@@ -96,11 +99,12 @@ class Detector:
             self.threshold = Threshold.at_fpr(scores, 0.01 if fpr is None else fpr)
         return self.threshold
 
-    def save(self, path: str | Path) -> Path:
-        """Write a model file (zip: manifest.json + arrays.safetensors; no pickle)."""
+    def save(self, path: str | Path, *, key: str | bytes | None = None) -> Path:
+        """Write a model file (zip: manifest.json + arrays.safetensors; no pickle); signed
+        with HMAC-SHA256 when ``key`` (or ``$NORMALCY_MODEL_KEY``) is given."""
         from .persistence import save_model
 
-        return save_model(self, path)
+        return save_model(self, path, key=key)
 
     # -- hooks for subclasses -------------------------------------------------------------
     def _fit(self, data: Any) -> None:

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError
+from ..core.network import require_download
 
 # -- EfficientNet-Lite ---------------------------------------------------------------------
 
@@ -290,6 +291,7 @@ def _lite_extractor(name: str, layers: Sequence[str]) -> FeatureExtractor:
 
 def _hub_model(name: str) -> nn.Module:
     """An ImageNet-pretrained torchvision/timm model; needs a network on first use."""
+    require_download(f"pretrained backbone {name!r}")  # never for a model file's load
     try:
         import torchvision
 
