@@ -324,6 +324,9 @@ class FedPCA(CheckedColumns, TabularDetector):
         kept, rank = arrays["components"].shape
         if (kept == 0) != (rank == 0):
             raise ModelFileError(f"state array 'components' has shape {(kept, rank)}")
+        gram = arrays["components"].T @ arrays["components"]
+        if not np.allclose(gram, np.eye(rank), atol=1e-6):
+            raise ModelFileError("state array 'components' does not hold orthonormal columns")
         self.scaler_ = ColumnScaler.from_state(arrays)
         self.components_ = arrays["components"]
         self.span_ = float(arrays["span"][0])

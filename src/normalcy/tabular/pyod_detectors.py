@@ -2,9 +2,9 @@
 
 Each wrapper keeps the PyOD estimator's own hyper-parameters (same names and defaults),
 maps ``seed`` to ``random_state``, drops columns that are constant in the training data
-(PyOD's PCA and others return NaN on them), multiplies training data of extreme magnitude
-by a power of two (see ``MAGNITUDE_BOUND``), scores with ``decision_function`` (higher =
-more anomalous), and saves its fitted state through skops (no pickle; see
+(PyOD's PCA and others return NaN on them), centres and multiplies training data of extreme
+magnitude by a power of two (see ``MAGNITUDE_BOUND``), scores with ``decision_function``
+(higher = more anomalous), and saves its fitted state through skops (no pickle; see
 ``core.estimator_state``). Parameter constraints are declared per estimator in
 ``PYOD_DETECTORS``; on load, the saved estimator must be of the declared class, fitted with
 the file's parameters on as many columns as the state says.
@@ -233,17 +233,31 @@ _NEIGHBOUR_PARAMS = ("n_neighbors",)
 _FALLBACK = {"pyod.models.cblof:CBLOF": {"alpha": 0.01}}
 
 
-# Training data whose largest magnitude lies outside [2**-MAGNITUDE_BOUND, 2**MAGNITUDE_BOUND]
-# is multiplied by a power of two (exact) that brings it near 1: covariances of 1e-300-scale
-# data underflow to zero and kernels of 1e150-scale data overflow. Ordinary data is untouched.
+# Training data of extreme magnitude is first centred on its column medians (when a column's
+# offset dwarfs its spread) and then multiplied by a power of two (exact) that brings it near
+# 1: covariances of 1e-300-scale data underflow to zero, kernels of 1e150-scale data
+# overflow, and 1e150 + 1e140 * z looks constant to a covariance. Data whose magnitude lies
+# within [2**-MAGNITUDE_BOUND, 2**MAGNITUDE_BOUND] and whose offsets are moderate is untouched.
 MAGNITUDE_BOUND = 64
+OFFSET_RATIO = 2.0**20
+SCALED_CLIP = 1e100  # scaled scoring input is clipped here (squares stay finite)
 
 
-def _magnitude_exponent(X: np.ndarray) -> int:
-    peak = float(np.abs(X).max()) if X.size else 0.0
+def _conditioning(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """(column offsets, power-of-two exponent) that bring ``X`` to a safe range."""
+    offset = np.zeros(X.shape[1])
+    spread = np.ptp(X, axis=0)
+    median = np.median(X, axis=0)
+    peak = float(np.abs(X).max())
+    extreme = not (peak == 0.0 or 2.0**-MAGNITUDE_BOUND <= peak <= 2.0**MAGNITUDE_BOUND)
+    offset_heavy = np.abs(median) > OFFSET_RATIO * spread
+    if extreme or (offset_heavy & (spread > 0)).any():
+        offset = np.where(spread > 0, median, 0.0)
+    centred = X - offset
+    peak = float(np.abs(centred).max())
     if peak == 0.0 or 2.0**-MAGNITUDE_BOUND <= peak <= 2.0**MAGNITUDE_BOUND:
-        return 0
-    return int(np.frexp(peak)[1])
+        return offset, 0
+    return offset, int(np.frexp(peak)[1])
 
 
 class PyODDetector(CheckedColumns, TabularDetector):
@@ -271,8 +285,8 @@ class PyODDetector(CheckedColumns, TabularDetector):
         return cls(**kwargs)
 
     def _fit(self, X: np.ndarray) -> None:
-        self.magnitude_ = _magnitude_exponent(X)
-        Xs = np.ldexp(X, -self.magnitude_)
+        self.offset_, self.magnitude_ = _conditioning(X)
+        Xs = self._condition(X)
         spread = Xs.max(axis=0) - Xs.min(axis=0)
         self.keep_columns_ = spread > 0
         self.constant_values_ = X[0].copy()
@@ -295,8 +309,8 @@ class PyODDetector(CheckedColumns, TabularDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         # Deviation in the columns that were constant during fit is always anomalous.
-        Xs = np.ldexp(X, -self.magnitude_)
-        const = np.ldexp(self.constant_values_, -self.magnitude_)
+        Xs = self._condition(X)
+        const = self._condition(self.constant_values_[None, :])[0]
         off_constant = np.abs(Xs[:, ~self.keep_columns_] - const[~self.keep_columns_]).sum(axis=1)
         if self.model_ is None:
             return off_constant
@@ -310,9 +324,15 @@ class PyODDetector(CheckedColumns, TabularDetector):
             scores = scores + span * (off_constant > 0) + off_constant
         return scores
 
+    def _condition(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            Xs = np.ldexp(X - self.offset_, -self.magnitude_)
+        return np.clip(Xs, -SCALED_CLIP, SCALED_CLIP)
+
     # -- persistence ----------------------------------------------------------------------
     def _get_state(self):
         arrays = {
+            "offset": self.offset_,
             "keep_columns": self.keep_columns_,
             "constant_values": self.constant_values_,
             "magnitude": np.array([self.magnitude_], dtype=np.int64),
@@ -327,6 +347,7 @@ class PyODDetector(CheckedColumns, TabularDetector):
             arrays={
                 "keep_columns": ArraySpec((d,), "bool"),
                 "constant_values": ArraySpec((d,), "float64"),
+                "offset": ArraySpec((d,), "float64"),
                 "magnitude": ArraySpec((1,), "int64", value_range=(-1100, 1100)),
                 # skops bytes of free length; their types are checked by load_estimator
                 "estimator": ArraySpec(("blob",), "uint8", optional=True),
@@ -347,6 +368,7 @@ class PyODDetector(CheckedColumns, TabularDetector):
         self.keep_columns_ = keep
         self.constant_values_ = arrays["constant_values"]
         self.magnitude_ = int(arrays["magnitude"][0])
+        self.offset_ = arrays["offset"]
         self.model_ = model
 
     def _check_estimator(self, model: Any, width: int) -> None:
