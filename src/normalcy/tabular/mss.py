@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.base import TabularDetector
-from ..core.constraints import Integral, Interval, Options, Satisfies
+from ..core.constraints import Integral, Interval, Satisfies
 from ..core.errors import InputError, ModelFileError
 from ..core.registry import create, get_class, register
 from ..core.state_spec import ArraySpec, StateSpec, verify_state
@@ -107,7 +107,12 @@ class MeanShiftScoring(CheckedColumns, TabularDetector):
 
     quick_params: ClassVar[dict[str, Any]] = {"base_params": {"epoch_num": 2}}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "base": [Options(str, MSS_BASES)],
+        "base": [
+            Satisfies(
+                lambda v: isinstance(v, str) and v in MSS_BASES,
+                f"the name of an autoencoder-style detector, one of {sorted(MSS_BASES)}",
+            )
+        ],
         # checked in full by the base detector's own constraints when it is built
         "base_params": [
             None,
