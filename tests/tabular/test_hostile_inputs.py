@@ -189,3 +189,23 @@ def test_as_tabular_returns_finite_float64_or_raises_input_error(X):
 def test_the_default_detector_scores_any_valid_table_finitely(X):
     scores = nc.create("auto").fit(X).score(X).scores
     assert np.isfinite(scores).all()
+
+
+BAD_FIT_INPUTS = {
+    "one row": (np.zeros((1, 3)), "at least 2"),
+    "1-D": (np.zeros(5), "2-D"),
+    "empty": (np.zeros((0, 3)), "empty"),
+    "NaN": (np.array([[0.0, 1.0], [np.nan, 2.0]]), "column(s) [0]"),
+    "ragged": ([[1.0, 2.0], [1.0]], "could not be read"),
+    "strings": ([["a", "b"], ["c", "d"]], "non-numeric"),
+    "complex": (np.array([[1.0, 2j], [3.0, 4.0]]), "complex column(s) [1]"),
+    "huge": (np.array([[1.0, 2.0], [1e155, 4.0]]), "column(s) [0]"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_invalid_training_input_raises_input_error(name):
+    for case, (data, message) in BAD_FIT_INPUTS.items():
+        with pytest.raises(nc.InputError) as err:
+            _quick(name).fit(data)
+        assert message in str(err.value), (case, str(err.value))

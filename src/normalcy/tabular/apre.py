@@ -47,7 +47,7 @@ from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .common import BATCH, DECAY, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
 from .mss import MSS_CONSTRAINTS, mean_shift, reference_sample
-from .preprocessing import ColumnScaler, add_drift
+from .preprocessing import ColumnScaler, add_drift, finite_span
 from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
 
 LOGVAR_BOUND = 6.0
@@ -193,7 +193,7 @@ class APREDetector(CheckedColumns, TabularDetector):
             net.eval()
         self.net_ = net
         self.reference_ = reference_sample(Z, int(self.max_reference), self.seed)
-        self.span_ = float(np.ptp(self._raw(Z[: min(n, 2000)])))
+        self.span_ = finite_span(self._raw(Z[: min(n, 2000)]))
 
     # -- scoring --------------------------------------------------------------------------
     def _mss_space(self, X: np.ndarray) -> np.ndarray:

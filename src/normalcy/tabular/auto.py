@@ -73,7 +73,7 @@ from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .common import SEED, CheckedColumns
 from .ensemble_members import FAMILIES, KNNMember, Member, make_member
-from .preprocessing import ColumnScaler, add_drift
+from .preprocessing import ColumnScaler, add_drift, finite_span
 
 IQR_TO_SD = 1.349  # IQR of a standard normal distribution
 # Left out of the screening consensus: the slowest member to fit, and the other families
@@ -210,7 +210,7 @@ class AutoDetector(CheckedColumns, TabularDetector):
         self.members_ = [m for m, c in zip(members, chosen, strict=True) if c]
         self.stats_ = [st for st, c in zip(stats, chosen, strict=True) if c]
         self.selected_ = [f for f, c in zip(fams, chosen, strict=True) if c]
-        self.span_ = float(np.ptp(fam[chosen].mean(axis=0)))
+        self.span_ = finite_span(fam[chosen].mean(axis=0))
 
     def _combine(self, Z: np.ndarray) -> np.ndarray:
         rows = [

@@ -54,7 +54,7 @@ from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from ..core.tabular_input import as_tabular, column_names
 from .common import SEED, CheckedColumns
-from .preprocessing import ColumnScaler, add_drift
+from .preprocessing import ColumnScaler, add_drift, finite_span
 
 BYTES_PER_FLOAT = 8
 
@@ -259,7 +259,7 @@ class FedPCA(CheckedColumns, TabularDetector):
         self.components_ = _orthonormal(Z)
         self.communication_ = self._finish_comm(comm, n, d_raw, int(self.rounds))
         train = np.concatenate([self._residual(scaler.transform(c)) for c in clients])
-        self.span_ = float(np.ptp(train))
+        self.span_ = finite_span(train)
 
     def _local_update(self, C, U, Y, Z, rho, step) -> np.ndarray:
         for _ in range(int(self.local_steps)):

@@ -34,7 +34,7 @@ from ..core.errors import InputError, ModelFileError
 from ..core.registry import create, get_class, register
 from ..core.state_spec import ArraySpec, StateSpec, verify_state
 from .common import SEED, CheckedColumns
-from .preprocessing import ColumnScaler, add_drift
+from .preprocessing import ColumnScaler, add_drift, finite_span
 
 # Mean-shift settings, shared with ``apre``.
 MSS_CONSTRAINTS: dict[str, list[Any]] = {
@@ -163,7 +163,7 @@ class MeanShiftScoring(CheckedColumns, TabularDetector):
         )
         self.span_ = 1.0
         if self.reference_.shape[1] > 0:
-            self.span_ = float(np.ptp(self._raw(X[: min(len(X), 2000)])))
+            self.span_ = finite_span(self._raw(X[: min(len(X), 2000)]))
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         Z = self.base_._mss_space(X)

@@ -111,6 +111,12 @@ class ColumnScaler:
         return scaler
 
 
+def finite_span(scores: np.ndarray) -> float:
+    """Spread of a detector's training scores (1.0 when it is not a positive finite number)."""
+    span = float(np.ptp(scores)) if len(scores) else 0.0
+    return span if np.isfinite(span) and span > 0 else 1.0
+
+
 def add_drift(scores: np.ndarray, drift: np.ndarray, reference_span: float) -> np.ndarray:
     """Lift rows that deviate in a training-constant column above every ordinary score.
 

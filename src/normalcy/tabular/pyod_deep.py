@@ -30,7 +30,7 @@ from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .common import BATCH, DECAY, DROPOUT, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
-from .preprocessing import ColumnScaler, add_drift
+from .preprocessing import ColumnScaler, add_drift, finite_span
 from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
 
 POSITIVE = (float(np.finfo(float).smallest_subnormal), None)
@@ -56,7 +56,7 @@ class _PyODDeep(CheckedColumns, TabularDetector):
         with seeded_torch(self.seed, self.n_threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             train = self._build_and_fit(Z)
-        self.span_ = float(np.ptp(train)) if np.all(np.isfinite(train)) else 1.0
+        self.span_ = finite_span(train)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         drift = self.scaler_.drift(X)
