@@ -76,7 +76,16 @@ def _object_to_float(col: np.ndarray) -> np.ndarray | None:
     )
     if not ok:
         return None
-    return np.array([np.nan if v is None else float(v) for v in col.ravel()]).reshape(col.shape)
+    return np.array([_as_float(v) for v in col.ravel()], dtype=np.float64).reshape(col.shape)
+
+
+def _as_float(value: Any) -> float:
+    if value is None:
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float64: refused as out of range later
+        return np.inf if value > 0 else -np.inf
 
 
 def _frame_to_array(frame: Any, name: str) -> np.ndarray:
@@ -129,9 +138,7 @@ def _array_to_float(X: Any, name: str) -> np.ndarray:
     if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
         raise InputError(f"{name} is a sparse matrix; pass a dense array (X.toarray())")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            arr = np.asarray(X)
+        arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise InputError(f"{name} could not be read as a 2-D numeric array: {exc}") from None
     if arr.ndim == 2 and arr.dtype.kind in "OUSVMmc":

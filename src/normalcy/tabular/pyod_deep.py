@@ -219,7 +219,7 @@ class AutoEncoderDetector(_PyODDeep):
         return module_spec(lambda d: self._built(d).model, "model.")
 
     def _model_meta_spec(self) -> dict[str, list[Any]]:
-        return {"batch_size": [Interval(Integral, 2, int(self.batch_size))]}
+        return {"batch_size": [Interval(Integral, 2, max(2, int(self.batch_size)))]}
 
     def _load_model(self, arrays, meta):
         self.batch_ = int(meta["batch_size"])
