@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, Options
-from ..core.errors import ModelFileError
+from ..core.errors import InputError, ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
@@ -55,7 +55,12 @@ class _PyODDeep(CheckedColumns, TabularDetector):
         Z = self.scaler_.transform(X)
         with seeded_torch(self.seed, self.n_threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            train = self._build_and_fit(Z)
+            try:
+                train = self._build_and_fit(Z)
+            except ValueError as exc:  # PyOD's own refusals (e.g. a collapsed DeepSVDD centre)
+                raise InputError(
+                    f"{self.name} could not be fitted on data of shape {X.shape}: {exc}"
+                ) from None
         self.span_ = finite_span(train)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
