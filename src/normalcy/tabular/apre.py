@@ -35,15 +35,20 @@ arXiv:2304.00709, 2023 (published as MSS-PAE, Pattern Recognition).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..core.base import TabularDetector
+from ..core.constraints import Interval, Real
+from ..core.errors import ModelFileError
 from ..core.registry import register
-from .mss import mean_shift, reference_sample
-from .preprocessing import ColumnScaler, add_drift
-from .torch_utils import load_module_arrays, module_arrays, seeded_torch
+from ..core.state_spec import ArraySpec, StateSpec
+from .common import BATCH, DECAY, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
+from .mss import MSS_CONSTRAINTS, mean_shift, reference_sample
+from .preprocessing import ColumnScaler, add_drift, finite_span
+from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
 
 LOGVAR_BOUND = 6.0
 
@@ -86,7 +91,7 @@ def _network(d: int, hidden: list[int]) -> Any:
     ),
     year=2023,
 )
-class APREDetector(TabularDetector):
+class APREDetector(CheckedColumns, TabularDetector):
     """Probabilistic autoencoder trained with APRE, scored with mean shift (APRE+MSS).
 
     Parameters
@@ -110,6 +115,19 @@ class APREDetector(TabularDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"epochs": 2}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden_neurons": LAYERS,
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "lr": RATE,
+        "weight_decay": DECAY,
+        "alpha": [Interval(Real, 0, 1000)],
+        "beta": [Interval(Real, 0, 1000)],
+        "mss": [bool],
+        **MSS_CONSTRAINTS,
+        "seed": SEED,
+        "n_threads": N_THREADS,
+    }
 
     def __init__(
         self,
@@ -175,7 +193,7 @@ class APREDetector(TabularDetector):
             net.eval()
         self.net_ = net
         self.reference_ = reference_sample(Z, int(self.max_reference), self.seed)
-        self.span_ = float(np.ptp(self._raw(Z[: min(n, 2000)])))
+        self.span_ = finite_span(self._raw(Z[: min(n, 2000)]))
 
     # -- scoring --------------------------------------------------------------------------
     def _mss_space(self, X: np.ndarray) -> np.ndarray:
@@ -218,11 +236,38 @@ class APREDetector(TabularDetector):
             arrays["reference"] = self.reference_
         return arrays, {"has_model": self.net_ is not None}
 
+    def _model_spec(self) -> dict[str, ArraySpec]:
+        out = module_spec(lambda d: _network(d, self._hidden()), "net.")
+        out["reference"] = ArraySpec(("n_ref", "k"), "float64")
+        return out
+
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        arrays = {k: replace(v, optional=True) for k, v in self._model_spec().items()}
+        arrays["span"] = ArraySpec((1,), "float64", value_range=(0.0, None))
+        own = StateSpec(
+            arrays=arrays,
+            meta={"has_model": [bool]},
+            dim_bounds={"n_ref": (1, int(self.max_reference)), "kx2": (0, 2 * d)},
+        )
+        return ColumnScaler.state_spec(d).merged(own)
+
     def _set_state(self, arrays, meta):
+        has_model = bool(meta["has_model"])
+        n_kept = int(np.count_nonzero(arrays["scaler.keep"]))
+        model_keys = set(self._model_spec())
+        present = model_keys & set(arrays)
+        if has_model != (n_kept > 0) or present != (model_keys if has_model else set()):
+            raise ModelFileError(
+                f"has_model is {has_model}, {n_kept} columns are kept, and the network's "
+                f"arrays are {'incomplete' if has_model else 'present'}"
+            )
         self.scaler_ = ColumnScaler.from_state(arrays)
         self.span_ = float(arrays["span"][0])
         self.net_ = None
-        if meta.get("has_model"):
+        if has_model:
+            if arrays["reference"].shape[1] != n_kept:
+                raise ModelFileError(f"state array 'reference' must have {n_kept} columns")
             with seeded_torch(self.seed, self.n_threads):
                 self.net_ = _network(self.scaler_.n_kept, self._hidden())
                 load_module_arrays(self.net_, arrays, "net.")

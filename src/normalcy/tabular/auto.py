@@ -60,16 +60,20 @@ Aggarwal & Sathe. Outlier Ensembles: An Introduction. Springer 2017.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import rankdata
 
 from ..core.base import TabularDetector
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, ListOf, Options, Real, Satisfies
+from ..core.errors import ModelFileError
 from ..core.registry import register
-from .ensemble_members import FAMILIES, Member, make_member
-from .preprocessing import ColumnScaler, add_drift
+from ..core.state_spec import ArraySpec, StateSpec
+from .common import SEED, CheckedColumns
+from .ensemble_members import FAMILIES, KNNMember, Member, make_member
+from .preprocessing import ColumnScaler, add_drift, finite_span
 
 IQR_TO_SD = 1.349  # IQR of a standard normal distribution
 # Left out of the screening consensus: the slowest member to fit, and the other families
@@ -111,10 +115,26 @@ def agreement(family_scores: np.ndarray) -> np.ndarray:
     ),
     year=2020,
 )
-class AutoDetector(TabularDetector):
+class AutoDetector(CheckedColumns, TabularDetector):
     """Label-free search over detector families: consensus-filtered, trimmed, z-averaged."""
 
     quick_params: ClassVar[dict[str, Any]] = {}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "families": [
+            Satisfies(
+                lambda v: (
+                    ListOf(Options(str, set(FAMILIES)), min_len=1, max_len=5).accepts(v)
+                    and len(set(v)) == len(v)
+                ),
+                f"a non-empty list of distinct families from {sorted(FAMILIES)}",
+            )
+        ],
+        "trim": [Interval(Real, 0, 0.5, closed="left")],
+        "trim_rounds": [Interval(Integral, 0, 100)],
+        "min_agreement": [Interval(Real, -1, 1)],
+        "max_stats_rows": [Interval(Integral, 1, 10_000_000)],
+        "seed": SEED,
+    }
 
     def __init__(
         self,
@@ -134,15 +154,7 @@ class AutoDetector(TabularDetector):
 
     # -- helpers ------------------------------------------------------------------------
     def _check_params(self) -> list[str]:
-        fams = list(self.families)
-        unknown = sorted(set(fams) - set(FAMILIES))
-        if not fams or unknown:
-            raise InputError(
-                f"auto: unknown families {unknown or fams}; choose from {sorted(FAMILIES)}"
-            )
-        if not 0.0 <= float(self.trim) < 0.5:
-            raise InputError(f"auto: trim must lie in [0, 0.5), got {self.trim}")
-        return fams
+        return list(self.families)
 
     def _fit_members(self, Z: np.ndarray, fams: list[str]) -> list[Member]:
         cache: dict = {}
@@ -198,7 +210,7 @@ class AutoDetector(TabularDetector):
         self.members_ = [m for m, c in zip(members, chosen, strict=True) if c]
         self.stats_ = [st for st, c in zip(stats, chosen, strict=True) if c]
         self.selected_ = [f for f, c in zip(fams, chosen, strict=True) if c]
-        self.span_ = float(np.ptp(fam[chosen].mean(axis=0)))
+        self.span_ = finite_span(fam[chosen].mean(axis=0))
 
     def _combine(self, Z: np.ndarray) -> np.ndarray:
         rows = [
@@ -214,25 +226,92 @@ class AutoDetector(TabularDetector):
         return add_drift(scores, drift, self.span_)
 
     # -- persistence --------------------------------------------------------------------
+    # Arrays: the scaler's, ``agreement`` (one per family), ``span``, and per selected family
+    # ``<family>.median``/``<family>.scale`` (one per variant) and the member's own arrays.
     def _get_state(self):
         arrays = self.scaler_.get_state()
         arrays["agreement"] = self.agreement_
         arrays["span"] = np.array([self.span_])
-        for i, (member, (med, scale)) in enumerate(zip(self.members_, self.stats_, strict=True)):
-            arrays.update(member.state(f"member{i}."))
-            arrays[f"member{i}.median"] = med
-            arrays[f"member{i}.scale"] = scale
+        for member, (med, scale) in zip(self.members_, self.stats_, strict=True):
+            prefix = member.family + "."
+            arrays.update(member.state(prefix))
+            arrays[prefix + "median"] = med
+            arrays[prefix + "scale"] = scale
         meta = {"selected": list(self.selected_), "fitted_members": len(self.members_)}
         return arrays, meta
 
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        fams = list(self.families)
+        arrays = {
+            "agreement": ArraySpec((len(fams),), "float64", value_range=(-1.0, 1.0)),
+            "span": ArraySpec((1,), "float64", value_range=(0.0, None)),
+        }
+        for fam in fams:
+            member = make_member(fam, seed=0)
+            n_var = len(member.variants)
+            group = {
+                fam + ".median": ArraySpec((n_var,), "float64"),
+                fam + ".scale": ArraySpec(
+                    (n_var,), "float64", value_range=(np.finfo(float).tiny, None)
+                ),
+                **member.spec(fam + ".", "k"),
+            }
+            # present exactly for the selected families (checked against meta on load)
+            arrays.update({k: replace(v, optional=True) for k, v in group.items()})
+        return ColumnScaler.state_spec(d).merged(
+            StateSpec(
+                arrays=arrays,
+                meta={
+                    "selected": [
+                        Satisfies(
+                            lambda v: (
+                                ListOf(
+                                    Options(str, set(fams)), min_len=1, max_len=len(fams)
+                                ).accepts(v)
+                                and len(set(v)) == len(v)
+                            ),
+                            f"a non-empty list of distinct families from {fams}",
+                        )
+                    ],
+                    "fitted_members": [Interval(Integral, 0, len(fams))],
+                },
+                dim_bounds={
+                    "knn.n_ref": (1, KNNMember().max_reference),
+                    "mahalanobis.rank": (1, d),
+                    "pca.rank": (1, d),
+                },
+            )
+        )
+
     def _set_state(self, arrays, meta):
+        selected = list(meta["selected"])
+        fitted = int(meta["fitted_members"])
+        if fitted not in (0, len(selected)):
+            raise ModelFileError(
+                f"state says {fitted} fitted members but {len(selected)} selected families"
+            )
+        chosen = selected if fitted else []
+        for fam in self.families:
+            present = {k for k in arrays if k.startswith(fam + ".")}
+            if (fam in chosen) != bool(present):
+                raise ModelFileError(
+                    f"the arrays of family {fam!r} must be present exactly when it is selected"
+                )
+            if present:
+                want = set(make_member(fam, seed=0).spec(fam + ".", "k")) | {
+                    fam + ".median",
+                    fam + ".scale",
+                }
+                if present != want:
+                    raise ModelFileError(f"family {fam!r} lacks arrays {sorted(want - present)}")
         self.scaler_ = ColumnScaler.from_state(arrays)
         self.agreement_ = arrays["agreement"]
         self.span_ = float(arrays["span"][0])
-        self.selected_ = list(meta["selected"])
+        self.selected_ = selected
         self.members_, self.stats_ = [], []
-        for i in range(int(meta["fitted_members"])):
-            member = make_member(self.selected_[i], seed=self.seed)
-            member.load(arrays, f"member{i}.")
+        for fam in chosen:
+            member = make_member(fam, seed=self.seed)
+            member.load(arrays, fam + ".")
             self.members_.append(member)
-            self.stats_.append((arrays[f"member{i}.median"], arrays[f"member{i}.scale"]))
+            self.stats_.append((arrays[fam + ".median"], arrays[fam + ".scale"]))

@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
+from ..core.state_spec import ArraySpec
 
 MAX_EIGEN_DIM = 128  # above this many columns the subspace members use a randomised SVD
+POSITIVE = (float(np.finfo(float).smallest_subnormal), None)
 
 
 class Member:
@@ -52,6 +55,10 @@ class Member:
         raise NotImplementedError
 
     def load(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
+        raise NotImplementedError
+
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        """The arrays ``state`` writes; ``kept`` names the number of standardised columns."""
         raise NotImplementedError
 
 
@@ -85,7 +92,20 @@ class IForestMember(Member):
         return {prefix + "estimator": dump_estimator(self.model_)}
 
     def load(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
-        self.model_ = load_estimator(arrays[prefix + "estimator"])
+        from sklearn.ensemble import IsolationForest
+
+        model = load_estimator(arrays[prefix + "estimator"])
+        width = arrays["scaler.mean"].shape[0]
+        if not isinstance(model, IsolationForest) or getattr(model, "n_features_in_", -1) != width:
+            raise ModelFileError(
+                f"state array {prefix}estimator is not an IsolationForest fitted on {width} columns"
+            )
+        if model.n_estimators != self.n_estimators or len(model.estimators_) != self.n_estimators:
+            raise ModelFileError(f"state array {prefix}estimator has the wrong number of trees")
+        self.model_ = model
+
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        return {prefix + "estimator": ArraySpec((prefix + "blob",), "uint8")}
 
 
 class KNNMember(Member):
@@ -139,6 +159,9 @@ class KNNMember(Member):
 
     def load(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
         self.reference_ = arrays[prefix + "reference"]
+
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        return {prefix + "reference": ArraySpec((prefix + "n_ref", kept), "float64")}
 
 
 class _Subspace(Member):
@@ -245,6 +268,15 @@ class MahalanobisMember(_Subspace):
         self.shrunk_ = arrays[prefix + "shrunk"]
         self.rest_ = float(arrays[prefix + "rest"][0])
 
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        rank = prefix + "rank"
+        return {
+            prefix + "location": ArraySpec((kept,), "float64"),
+            prefix + "vectors": ArraySpec((kept, rank), "float64"),
+            prefix + "shrunk": ArraySpec((rank,), "float64", value_range=POSITIVE),
+            prefix + "rest": ArraySpec((1,), "float64", value_range=POSITIVE),
+        }
+
 
 class PCAMember(_Subspace):
     """Squared distance from the principal subspace holding a given share of the variance."""
@@ -286,6 +318,17 @@ class PCAMember(_Subspace):
         self.location_ = arrays[prefix + "location"]
         self.vectors_ = arrays[prefix + "vectors"]
         self.ranks_ = arrays[prefix + "ranks"].astype(int)
+        if self.ranks_.max() > self.vectors_.shape[1]:
+            raise ModelFileError(
+                f"state array {prefix}ranks exceeds the {self.vectors_.shape[1]} saved vectors"
+            )
+
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        return {
+            prefix + "location": ArraySpec((kept,), "float64"),
+            prefix + "vectors": ArraySpec((kept, prefix + "rank"), "float64"),
+            prefix + "ranks": ArraySpec((len(self.fractions),), "int64", value_range=(1, None)),
+        }
 
 
 class HBOSMember(Member):
@@ -353,6 +396,13 @@ class HBOSMember(Member):
         self.low_ = arrays[prefix + "low"]
         self.log_density_ = [arrays[f"{prefix}{i}.log_density"] for i in range(len(self.bins))]
         self.width_ = [arrays[f"{prefix}{i}.width"] for i in range(len(self.bins))]
+
+    def spec(self, prefix: str, kept: str) -> dict[str, ArraySpec]:
+        out = {prefix + "low": ArraySpec((kept,), "float64")}
+        for i, b in enumerate(self.bins):
+            out[f"{prefix}{i}.log_density"] = ArraySpec((b, kept), "float64")
+            out[f"{prefix}{i}.width"] = ArraySpec((kept,), "float64", value_range=POSITIVE)
+        return out
 
 
 FAMILIES: dict[str, type[Member]] = {

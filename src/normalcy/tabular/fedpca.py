@@ -21,10 +21,12 @@ Two variants, as in the paper:
   handled by the penalty ``rho/4 ||U^T U - I||^2``; ``Z`` is orthonormalised once at the end.
 
 Anomaly score: the squared reconstruction error ``||(I - Z Z^T) z||^2`` of a standardised
-row ``z``. Standardisation is federated too: clients upload counts, sums, sums of squares,
-minima and maxima (no rows). With a fractional ``n_components`` the clients also upload
-their local covariance spectra, whose sum (an upper bound of the pooled spectrum's partial
-sums, exact for identically distributed clients) picks the rank.
+row ``z``. Standardisation is federated too: clients upload counts, minima and maxima, then
+sums (each column divided by a power of two the server picks from the ranges, so nothing
+overflows), then squared deviations from the mean the server sends back (no rows). With a
+fractional ``n_components`` the clients also upload their local covariance spectra, whose
+sum (an upper bound of the pooled spectrum's partial sums, exact for identically
+distributed clients) picks the rank.
 
 ``fit`` accepts either a list of 2-D arrays (one per client) or one array, which is split
 into ``n_clients`` random, seeded shards to simulate clients in-process. After ``fit``,
@@ -46,10 +48,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.base import TabularDetector
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, Options, Real, Satisfies
+from ..core.errors import InputError, ModelFileError
 from ..core.registry import register
+from ..core.state_spec import ArraySpec, StateSpec
 from ..core.tabular_input import as_tabular, column_names
-from .preprocessing import ColumnScaler, add_drift
+from .common import SEED, CheckedColumns
+from .preprocessing import ColumnScaler, add_drift, finite_span
 
 BYTES_PER_FLOAT = 8
 
@@ -86,7 +91,7 @@ def _is_client_list(X: Any) -> bool:
     paper="Nguyen et al. Federated PCA on Grassmann Manifold for IoT Anomaly Detection. IEEE/ACM ToN 2024",
     year=2024,
 )
-class FedPCA(TabularDetector):
+class FedPCA(CheckedColumns, TabularDetector):
     """Federated PCA (FEDPG on the Grassmann manifold, or FEDPE) via ADMM; reconstruction error.
 
     Parameters
@@ -117,6 +122,18 @@ class FedPCA(TabularDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"rounds": 10}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_components": [Interval(Integral, 1, 100_000), Interval(Real, 0, 1, closed="neither")],
+        "max_components": [Interval(Integral, 1, 100_000)],
+        "variant": [Options(str, {"grassmann", "euclidean"})],
+        "n_clients": [Interval(Integral, 1, 100_000)],
+        "client_fraction": [Interval(Real, 0, 1, closed="right")],
+        "rounds": [Interval(Integral, 0, 100_000)],
+        "local_steps": [Interval(Integral, 1, 10_000)],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, 100, closed="neither")],
+        "seed": SEED,
+    }
 
     def __init__(
         self,
@@ -144,14 +161,6 @@ class FedPCA(TabularDetector):
 
     # -- input ----------------------------------------------------------------------------
     def _check_fit_input(self, X: Any) -> list[np.ndarray]:
-        if self.variant not in ("grassmann", "euclidean"):
-            raise InputError(
-                f"fedpca: variant must be 'grassmann' or 'euclidean', got {self.variant!r}"
-            )
-        if not 0.0 < float(self.client_fraction) <= 1.0:
-            raise InputError(
-                f"fedpca: client_fraction must lie in (0, 1], got {self.client_fraction}"
-            )
         if _is_client_list(X):
             clients = [as_tabular(part, name=f"client {i}") for i, part in enumerate(X)]
             widths = {c.shape[1] for c in clients}
@@ -177,20 +186,29 @@ class FedPCA(TabularDetector):
         d_raw = clients[0].shape[1]
         n = sum(c.shape[0] for c in clients)
         comm = {"clients": len(clients), "floats_up": 0, "floats_down": 0}
-        # 1. Federated standardisation from sufficient statistics.
-        total = np.sum([c.sum(axis=0) for c in clients], axis=0)
-        total_sq = np.sum([(c**2).sum(axis=0) for c in clients], axis=0)
+        # 1. Federated standardisation from sufficient statistics, in three exchanges that
+        #    stay finite at any magnitude: counts and ranges (the server picks a power of two
+        #    per column), sums of scaled values (the server sends the mean), sums of squared
+        #    scaled deviations from that mean.
         lo = np.min([c.min(axis=0) for c in clients], axis=0)
         hi = np.max([c.max(axis=0) for c in clients], axis=0)
+        _, exp = np.frexp(np.maximum(np.abs(lo), np.abs(hi)))
+        total = np.sum([np.ldexp(c, -exp).sum(axis=0) for c in clients], axis=0)
+        mean_s = total / n
+        sq_dev = np.sum([((np.ldexp(c, -exp) - mean_s) ** 2).sum(axis=0) for c in clients], 0)
         comm["floats_up"] += len(clients) * (4 * d_raw + 1)
+        comm["floats_down"] += len(clients) * 2 * d_raw
         scaler = ColumnScaler()
         scaler.keep_ = hi > lo
         scaler.constant_values_ = np.where(hi > lo, 0.0, lo)
-        mean = total / n
-        std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+        mean = np.ldexp(mean_s, exp)
+        std = np.ldexp(np.sqrt(sq_dev / n), exp)
+        spread = (hi - lo)[scaler.keep_]
         scaler.mean_ = mean[scaler.keep_]
-        scaler.scale_ = np.where(std[scaler.keep_] > 0, std[scaler.keep_], 1.0)
-        comm["floats_down"] += len(clients) * 3 * d_raw
+        scaler.scale_ = np.where(
+            std[scaler.keep_] > 0, std[scaler.keep_], np.maximum(spread, np.finfo(float).tiny)
+        )
+        comm["floats_down"] += len(clients) * 2 * d_raw
         self.scaler_ = scaler
         d = scaler.n_kept
         self.components_ = np.zeros((d, 0))
@@ -241,7 +259,7 @@ class FedPCA(TabularDetector):
         self.components_ = _orthonormal(Z)
         self.communication_ = self._finish_comm(comm, n, d_raw, int(self.rounds))
         train = np.concatenate([self._residual(scaler.transform(c)) for c in clients])
-        self.span_ = float(np.ptp(train))
+        self.span_ = finite_span(train)
 
     def _local_update(self, C, U, Y, Z, rho, step) -> np.ndarray:
         for _ in range(int(self.local_steps)):
@@ -289,8 +307,49 @@ class FedPCA(TabularDetector):
         arrays["span"] = np.array([self.span_])
         return arrays, {"communication": self.communication_}
 
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        return ColumnScaler.state_spec(d).merged(
+            StateSpec(
+                arrays={
+                    "components": ArraySpec(("k", "r"), "float64", value_range=(-1.0, 1.0)),
+                    "span": ArraySpec((1,), "float64", value_range=(0.0, None)),
+                },
+                meta={"communication": [Satisfies(_is_comm, "a dict of traffic counts")]},
+                dim_bounds={"r": (0, int(self.max_components))},
+            )
+        )
+
     def _set_state(self, arrays, meta):
+        kept, rank = arrays["components"].shape
+        if (kept == 0) != (rank == 0):
+            raise ModelFileError(f"state array 'components' has shape {(kept, rank)}")
+        gram = arrays["components"].T @ arrays["components"]
+        if not np.allclose(gram, np.eye(rank), atol=1e-6):
+            raise ModelFileError("state array 'components' does not hold orthonormal columns")
         self.scaler_ = ColumnScaler.from_state(arrays)
         self.components_ = arrays["components"]
         self.span_ = float(arrays["span"][0])
-        self.communication_ = dict(meta.get("communication") or {})
+        self.communication_ = dict(meta["communication"])
+
+
+_COMM_KEYS = frozenset(
+    {
+        "clients",
+        "floats_up",
+        "floats_down",
+        "rounds",
+        "bytes_up",
+        "bytes_down",
+        "bytes_total",
+        "raw_data_bytes",
+    }
+)
+
+
+def _is_comm(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) <= _COMM_KEYS
+        and all(type(v) is int and v >= 0 for v in value.values())
+    )

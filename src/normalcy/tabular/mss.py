@@ -29,9 +29,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.base import TabularDetector
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, Satisfies
+from ..core.errors import InputError, ModelFileError
 from ..core.registry import create, get_class, register
-from .preprocessing import ColumnScaler, add_drift
+from ..core.state_spec import ArraySpec, StateSpec, verify_state
+from .common import SEED, CheckedColumns
+from .preprocessing import ColumnScaler, add_drift, finite_span
+
+# Mean-shift settings, shared with ``apre``.
+MSS_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_neighbors": [Interval(Integral, 1, 10_000)],
+    "n_iter": [Interval(Integral, 0, 1000)],
+    "max_reference": [Interval(Integral, 1, 10_000_000)],
+}
+# Autoencoder-style detectors mean-shift scoring can wrap.
+MSS_BASES = frozenset({"autoencoder", "apre"})
 
 
 def mean_shift(
@@ -72,7 +84,7 @@ def reference_sample(Z: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     ),
     year=2023,
 )
-class MeanShiftScoring(TabularDetector):
+class MeanShiftScoring(CheckedColumns, TabularDetector):
     """Mean-shift scoring around any autoencoder-style detector (default: ``autoencoder``).
 
     Parameters
@@ -94,6 +106,26 @@ class MeanShiftScoring(TabularDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"base_params": {"epoch_num": 2}}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "base": [
+            Satisfies(
+                lambda v: isinstance(v, str) and v in MSS_BASES,
+                f"the name of an autoencoder-style detector, one of {sorted(MSS_BASES)}",
+            )
+        ],
+        # checked in full by the base detector's own constraints when it is built
+        "base_params": [
+            None,
+            Satisfies(
+                lambda v: (
+                    isinstance(v, dict) and len(v) <= 64 and all(isinstance(k, str) for k in v)
+                ),
+                "a dict of the base detector's parameters",
+            ),
+        ],
+        **MSS_CONSTRAINTS,
+        "seed": SEED,
+    }
 
     def __init__(
         self,
@@ -131,7 +163,7 @@ class MeanShiftScoring(TabularDetector):
         )
         self.span_ = 1.0
         if self.reference_.shape[1] > 0:
-            self.span_ = float(np.ptp(self._raw(X[: min(len(X), 2000)])))
+            self.span_ = finite_span(self._raw(X[: min(len(X), 2000)]))
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         Z = self.base_._mss_space(X)
@@ -152,14 +184,55 @@ class MeanShiftScoring(TabularDetector):
         meta = {"base_state": base_meta, "base_input": self.base_._input_spec()}
         return arrays, meta
 
-    def _set_state(self, arrays, meta):
-        base = self._make_base()
-        base._set_input_spec(meta["base_input"])
-        base._set_state(
-            {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}, meta["base_state"]
+    def _base_spec(self) -> tuple[Any, StateSpec]:
+        """The base detector (unfitted, with this input width) and its state spec."""
+        try:
+            base = self._make_base()
+        except InputError as exc:
+            raise ModelFileError(f"the base detector cannot be built: {exc}") from None
+        base.n_features_in_ = self._n_features()
+        base.feature_names_in_ = getattr(self, "feature_names_in_", None)
+        return base, base._state_spec()
+
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        _, base_spec = self._base_spec()
+        base_arrays = {"base." + k: v for k, v in base_spec.arrays.items()}
+        own = StateSpec(
+            arrays={
+                **base_arrays,
+                "reference": ArraySpec(("n_ref_mss", "k"), "float64"),
+                "span": ArraySpec((1,), "float64", value_range=(0.0, None)),
+            },
+            meta={
+                "base_state": [Satisfies(lambda v: isinstance(v, dict), "the base's metadata")],
+                "base_input": [
+                    Satisfies(
+                        lambda v: (
+                            isinstance(v, dict)
+                            and v.get("n_features") == d
+                            and set(v) <= {"n_features", "feature_names"}
+                        ),
+                        f"the base's input spec, with n_features={d}",
+                    )
+                ],
+            },
+            dims=base_spec.dims,
+            dim_bounds={**base_spec.dim_bounds, "n_ref_mss": (1, int(self.max_reference))},
         )
+        return ColumnScaler.state_spec(d).merged(own)
+
+    def _set_state(self, arrays, meta):
+        base, base_spec = self._base_spec()
+        base_arrays = {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}
+        verify_state(base_spec, base_arrays, meta["base_state"])
+        own_scaler = ColumnScaler.from_state(arrays)
+        if own_scaler.n_kept == 0 and arrays["reference"].shape[1] != 0:
+            raise ModelFileError("state array 'reference' must be empty when no column is kept")
+        base._set_input_spec(meta["base_input"])
+        base._set_state(base_arrays, meta["base_state"])
         base.is_fitted_ = True
         self.base_ = base
-        self.scaler_ = ColumnScaler.from_state(arrays)
+        self.scaler_ = own_scaler
         self.reference_ = arrays["reference"]
         self.span_ = float(arrays["span"][0])

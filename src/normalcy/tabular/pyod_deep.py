@@ -18,18 +18,25 @@ reused, which makes scores per-row and reproducible; nothing else about DIF chan
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..core.base import TabularDetector
+from ..core.constraints import Integral, Interval, Options
+from ..core.errors import InputError, ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
-from .preprocessing import ColumnScaler, add_drift
-from .torch_utils import load_module_arrays, module_arrays, seeded_torch
+from ..core.state_spec import ArraySpec, StateSpec
+from .common import BATCH, DECAY, DROPOUT, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
+from .preprocessing import ColumnScaler, add_drift, finite_span
+from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
+
+POSITIVE = (float(np.finfo(float).smallest_subnormal), None)
 
 
-class _PyODDeep(TabularDetector):
+class _PyODDeep(CheckedColumns, TabularDetector):
     """Shared plumbing: scaling, seeding, drift, span; subclasses build and persist models."""
 
     def _build_and_fit(self, Z: np.ndarray) -> np.ndarray:
@@ -48,8 +55,13 @@ class _PyODDeep(TabularDetector):
         Z = self.scaler_.transform(X)
         with seeded_torch(self.seed, self.n_threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            train = self._build_and_fit(Z)
-        self.span_ = float(np.ptp(train)) if np.all(np.isfinite(train)) else 1.0
+            try:
+                train = self._build_and_fit(Z)
+            except ValueError as exc:  # PyOD's own refusals (e.g. a collapsed DeepSVDD centre)
+                raise InputError(
+                    f"{self.name} could not be fitted on data of shape {X.shape}: {exc}"
+                ) from None
+        self.span_ = finite_span(train)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         drift = self.scaler_.drift(X)
@@ -76,13 +88,45 @@ class _PyODDeep(TabularDetector):
             meta.update(extra)
         return arrays, meta
 
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        model = StateSpec(
+            arrays={
+                "span": ArraySpec((1,), "float64", value_range=(0.0, None)),
+                # the model's arrays are present exactly when has_model (checked on load)
+                **{k: replace(v, optional=True) for k, v in self._model_spec().items()},
+            },
+            meta={"has_model": [bool], **self._model_meta_spec()},
+            optional_meta=frozenset(self._model_meta_spec()),
+        )
+        return ColumnScaler.state_spec(d).merged(model)
+
     def _set_state(self, arrays, meta):
+        has_model = bool(meta["has_model"])
+        n_kept = int(np.count_nonzero(arrays["scaler.keep"]))
+        if has_model != (n_kept > 0):
+            raise ModelFileError(f"has_model is {has_model} but {n_kept} columns are kept")
+        missing = sorted(set(self._model_spec()) - set(arrays)) if has_model else []
+        extra = [k for k in self._model_spec() if k in arrays] if not has_model else []
+        absent = sorted(set(self._model_meta_spec()) - set(meta)) if has_model else []
+        if missing or extra or absent:
+            raise ModelFileError(
+                f"the model's arrays/metadata disagree with has_model={has_model} "
+                f"(missing {(missing + absent)[:5]}, unexpected {extra[:5]})"
+            )
         self.scaler_ = ColumnScaler.from_state(arrays)
         self.span_ = float(arrays["span"][0])
         self.model_ = None
-        if meta.get("has_model"):
+        if has_model:
             with seeded_torch(self.seed, self.n_threads):
                 self._load_model(arrays, meta)
+
+    def _model_spec(self) -> dict[str, ArraySpec]:
+        """Arrays of the fitted model, their input width named ``k``."""
+        raise NotImplementedError
+
+    def _model_meta_spec(self) -> dict[str, list[Any]]:
+        return {}
 
     def _model_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         raise NotImplementedError
@@ -111,6 +155,17 @@ class AutoEncoderDetector(_PyODDeep):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"epoch_num": 2}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden_neuron_list": LAYERS,
+        "epoch_num": EPOCHS,
+        "batch_size": BATCH,
+        "lr": RATE,
+        "dropout_rate": DROPOUT,
+        "batch_norm": [bool],
+        "weight_decay": DECAY,
+        "seed": SEED,
+        "n_threads": N_THREADS,
+    }
 
     def __init__(
         self,
@@ -159,11 +214,21 @@ class AutoEncoderDetector(_PyODDeep):
     def _model_state(self):
         return module_arrays(self.model_.model, "model."), {"batch_size": self.batch_}
 
+    def _built(self, d: int, batch: int = 2) -> Any:
+        model = self._make(batch)
+        model.feature_size = d
+        model.build_model()
+        return model
+
+    def _model_spec(self) -> dict[str, ArraySpec]:
+        return module_spec(lambda d: self._built(d).model, "model.")
+
+    def _model_meta_spec(self) -> dict[str, list[Any]]:
+        return {"batch_size": [Interval(Integral, 2, max(2, int(self.batch_size)))]}
+
     def _load_model(self, arrays, meta):
         self.batch_ = int(meta["batch_size"])
-        model = self._make(self.batch_)
-        model.feature_size = self.scaler_.n_kept
-        model.build_model()
+        model = self._built(self.scaler_.n_kept, self.batch_)
         load_module_arrays(model.model, arrays, "model.")
         self.model_ = model
 
@@ -200,6 +265,17 @@ class DeepSVDDDetector(_PyODDeep):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"epochs": 2}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden_neurons": LAYERS,
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "learning_rate": RATE,
+        "dropout_rate": DROPOUT,
+        "l2_regularizer": DECAY,
+        "use_ae": [bool],
+        "seed": SEED,
+        "n_threads": N_THREADS,
+    }
 
     def __init__(
         self,
@@ -243,7 +319,7 @@ class DeepSVDDDetector(_PyODDeep):
     def _inner(self, d: int) -> Any:
         from pyod.models.deep_svdd import InnerDeepSVDD
 
-        m = self.model_
+        m = self._make(d, 2)
         return InnerDeepSVDD(
             d,
             use_ae=m.use_ae,
@@ -263,6 +339,12 @@ class DeepSVDDDetector(_PyODDeep):
         arrays = module_arrays(self.model_.model_, "model.")
         arrays["center"] = self.model_.c_.detach().cpu().numpy().copy()
         return arrays, {}
+
+    def _model_spec(self) -> dict[str, ArraySpec]:
+        out = module_spec(self._inner, "model.")
+        width = int(self.hidden_neurons[-1])
+        out["center"] = ArraySpec((width,), "float32")
+        return out
 
     def _load_model(self, arrays, meta):
         import torch
@@ -295,6 +377,19 @@ class DIFDetector(_PyODDeep):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"n_ensemble": 3}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_ensemble": [Interval(Integral, 1, 1000)],
+        "n_estimators": [Interval(Integral, 1, 10_000)],
+        "max_samples": [Interval(Integral, 1, 10_000_000)],
+        "representation_dim": [Interval(Integral, 1, 100_000)],
+        "hidden_neurons": LAYERS,
+        "hidden_activation": [
+            Options(str, {"elu", "identity", "leaky_relu", "relu", "sigmoid", "softplus", "tanh"})
+        ],
+        "batch_size": BATCH,
+        "seed": SEED,
+        "n_threads": N_THREADS,
+    }
 
     def __init__(
         self,
@@ -356,16 +451,40 @@ class DIFDetector(_PyODDeep):
             arrays[f"rep{i}.mean"], arrays[f"rep{i}.scale"] = m.rep_stats_[i]
         return arrays, {"members": len(m.net_lst)}
 
+    def _model_spec(self) -> dict[str, ArraySpec]:
+        net = module_spec(self._network, "")
+        rep = int(self.representation_dim)
+        out = {"minmax": ArraySpec(("minmax_blob",), "uint8")}
+        for i in range(int(self.n_ensemble)):
+            out.update({f"net{i}.{k}": v for k, v in net.items()})
+            out[f"forest{i}"] = ArraySpec((f"forest{i}_blob",), "uint8")
+            out[f"rep{i}.mean"] = ArraySpec((rep,), "float64")
+            out[f"rep{i}.scale"] = ArraySpec((rep,), "float64", value_range=POSITIVE)
+        return out
+
+    def _model_meta_spec(self) -> dict[str, list[Any]]:
+        return {"members": [Options(int, {int(self.n_ensemble)})]}
+
     def _load_model(self, arrays, meta):
+        from sklearn.ensemble import IsolationForest
+        from sklearn.preprocessing import MinMaxScaler
+
         d = self.scaler_.n_kept
         m = self._make(2)
         m.minmax_scaler = load_estimator(arrays["minmax"])
+        if not isinstance(m.minmax_scaler, MinMaxScaler):
+            raise ModelFileError("state array minmax is not a MinMaxScaler")
         m.net_lst, m.iForest_lst, m.rep_stats_, m.x_reduced_lst = [], [], [], []
         for i in range(int(meta["members"])):
             net = self._network(d)
             load_module_arrays(net, arrays, f"net{i}.")
             m.net_lst.append(net)
-            m.iForest_lst.append(load_estimator(arrays[f"forest{i}"]))
+            forest = load_estimator(arrays[f"forest{i}"])
+            if not isinstance(forest, IsolationForest) or forest.n_features_in_ != int(
+                self.representation_dim
+            ):
+                raise ModelFileError(f"state array forest{i} is not a forest on the representation")
+            m.iForest_lst.append(forest)
             m.rep_stats_.append((arrays[f"rep{i}.mean"], arrays[f"rep{i}.scale"]))
         self.model_ = m
 

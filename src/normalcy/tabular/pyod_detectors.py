@@ -2,9 +2,12 @@
 
 Each wrapper keeps the PyOD estimator's own hyper-parameters (same names and defaults),
 maps ``seed`` to ``random_state``, drops columns that are constant in the training data
-(PyOD's PCA and others return NaN on them), scores with ``decision_function`` (higher =
-more anomalous), and saves its fitted state through skops (no pickle; see
-``core.estimator_state``).
+(PyOD's PCA and others return NaN on them), centres and multiplies training data of extreme
+magnitude by a power of two (see ``MAGNITUDE_BOUND``), scores with ``decision_function``
+(higher = more anomalous), and saves its fitted state through skops (no pickle; see
+``core.estimator_state``). Parameter constraints are declared per estimator in
+``PYOD_DETECTORS``; on load, the saved estimator must be of the declared class, fitted with
+the file's parameters on as many columns as the state says.
 """
 
 from __future__ import annotations
@@ -17,77 +20,207 @@ from typing import Any
 import numpy as np
 
 from ..core.base import TabularDetector
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, ListOf, Options, Real, Satisfies, check_value
+from ..core.errors import InputError, ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
+from ..core.state_spec import ArraySpec, StateSpec
+from .common import SEED, CheckedColumns
 
-# name, "module:Class", paper, year
-PYOD_DETECTORS: list[tuple[str, str, str, int]] = [
+_COUNT = Interval(Integral, 1, 100_000)
+_NEIGHBOUR_METRICS = Options(
+    str,
+    {
+        "braycurtis",
+        "canberra",
+        "chebyshev",
+        "cityblock",
+        "correlation",
+        "cosine",
+        "dice",
+        "euclidean",
+        "hamming",
+        "jaccard",
+        "l1",
+        "l2",
+        "mahalanobis",
+        "manhattan",
+        "minkowski",
+        "rogerstanimoto",
+        "russellrao",
+        "seuclidean",
+        "sokalsneath",
+        "sqeuclidean",
+        "yule",
+    },
+)
+_METRIC_PARAMS = [
+    None,
+    Satisfies(
+        lambda v: (
+            isinstance(v, dict)
+            and len(v) <= 16
+            and all(isinstance(k, str) for k in v)
+            and all(
+                check_value([Interval(Real, None, None), ListOf(Real, 1_000_000)], x)
+                or check_value([ListOf(ListOf(Interval(Real, None, None), 10_000), 10_000)], x)
+                for x in v.values()
+            )
+        ),
+        "a dict of metric settings (str -> number or list of numbers)",
+    ),
+]
+_NEIGHBOURS = {
+    "n_neighbors": [_COUNT],
+    "algorithm": [Options(str, {"auto", "ball_tree", "kd_tree", "brute"})],
+    "leaf_size": [_COUNT],
+    "metric": [_NEIGHBOUR_METRICS],
+    "p": [Interval(Real, 1, None)],
+    "metric_params": _METRIC_PARAMS,
+}
+_C_IFOREST = {
+    "n_estimators": [_COUNT],
+    "max_samples": [Options(str, {"auto"}), _COUNT, Interval(Real, 0, 1, closed="right")],
+    "max_features": [_COUNT, Interval(Real, 0, 1, closed="right")],
+    "bootstrap": [bool],
+}
+_C_ECOD: dict[str, list[Any]] = {}
+_C_COPOD: dict[str, list[Any]] = {}
+_C_HBOS = {
+    "n_bins": [Interval(Integral, 2, 100_000), Options(str, {"auto"})],
+    "alpha": [Interval(Real, 0, 1, closed="right")],
+    "tol": [Interval(Real, 0, 1)],
+}
+_C_KNN = {
+    **_NEIGHBOURS,
+    "method": [Options(str, {"largest", "mean", "median"})],
+    "radius": [Interval(Real, 0, None, closed="neither")],
+}
+_C_LOF = {**_NEIGHBOURS, "novelty": [Options(bool, {True})]}  # novelty=False cannot score new rows
+_C_PCA = {
+    "n_components": [
+        None,
+        _COUNT,
+        Interval(Real, 0, 1, closed="neither"),
+        Options(str, {"mle"}),
+    ],
+    "n_selected_components": [None, _COUNT],
+    "copy": [bool],
+    "whiten": [bool],
+    "svd_solver": [Options(str, {"auto", "full", "covariance_eigh", "arpack", "randomized"})],
+    "tol": [Interval(Real, 0, None)],
+    "iterated_power": [Options(str, {"auto"}), Interval(Integral, 0, 1000)],
+    "weighted": [bool],
+    "standardization": [bool],
+}
+_C_OCSVM = {
+    "kernel": [Options(str, {"linear", "poly", "rbf", "sigmoid"})],
+    "degree": [Interval(Integral, 0, 100)],
+    "gamma": [Options(str, {"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
+    "coef0": [Interval(Real, None, None)],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "nu": [Interval(Real, 0, 1, closed="right")],
+    "shrinking": [bool],
+    "cache_size": [Interval(Real, 0, 1_000_000, closed="right")],
+    "max_iter": [Interval(Integral, -1, None)],
+}
+_C_MCD = {
+    "store_precision": [bool],
+    "assume_centered": [bool],
+    "support_fraction": [None, Interval(Real, 0, 1, closed="right")],
+}
+_C_LODA = {
+    "n_bins": [Interval(Integral, 2, 100_000), Options(str, {"auto"})],
+    "n_random_cuts": [_COUNT],
+}
+_C_CBLOF = {
+    "n_clusters": [Interval(Integral, 2, 100_000)],
+    # a user-supplied estimator could not be written to a model file's JSON parameters
+    "clustering_estimator": [None],
+    "alpha": [Interval(Real, 0.5, 1, closed="neither")],
+    "beta": [Interval(Real, 1, None, closed="neither")],
+    "use_weights": [bool],
+    "check_estimator": [bool],
+}
+
+# name, "module:Class", paper, year, constraints of the PyOD parameters (``seed`` is added)
+PYOD_DETECTORS: list[tuple[str, str, str, int, dict[str, list[Any]]]] = [
     (
         "iforest",
         "pyod.models.iforest:IForest",
         "Liu, Ting & Zhou. Isolation Forest. ICDM 2008",
         2008,
+        _C_IFOREST,
     ),
     (
         "ecod",
         "pyod.models.ecod:ECOD",
         "Li et al. ECOD: Unsupervised Outlier Detection Using Empirical Cumulative Distribution Functions. TKDE 2022",
         2022,
+        _C_ECOD,
     ),
     (
         "copod",
         "pyod.models.copod:COPOD",
         "Li et al. COPOD: Copula-Based Outlier Detection. ICDM 2020",
         2020,
+        _C_COPOD,
     ),
     (
         "hbos",
         "pyod.models.hbos:HBOS",
         "Goldstein & Dengel. Histogram-based Outlier Score (HBOS). KI 2012",
         2012,
+        _C_HBOS,
     ),
     (
         "knn",
         "pyod.models.knn:KNN",
         "Ramaswamy, Rastogi & Shim. Efficient Algorithms for Mining Outliers from Large Data Sets. SIGMOD 2000",
         2000,
+        _C_KNN,
     ),
     (
         "lof",
         "pyod.models.lof:LOF",
         "Breunig et al. LOF: Identifying Density-Based Local Outliers. SIGMOD 2000",
         2000,
+        _C_LOF,
     ),
     (
         "pca",
         "pyod.models.pca:PCA",
         "Shyu et al. A Novel Anomaly Detection Scheme Based on Principal Component Classifier. ICDM Workshops 2003",
         2003,
+        _C_PCA,
     ),
     (
         "ocsvm",
         "pyod.models.ocsvm:OCSVM",
         "Schölkopf et al. Estimating the Support of a High-Dimensional Distribution. Neural Computation 2001",
         2001,
+        _C_OCSVM,
     ),
     (
         "mcd",
         "pyod.models.mcd:MCD",
         "Rousseeuw & Van Driessen. A Fast Algorithm for the Minimum Covariance Determinant Estimator. Technometrics 1999",
         1999,
+        _C_MCD,
     ),
     (
         "loda",
         "pyod.models.loda:LODA",
         "Pevný. Loda: Lightweight On-line Detector of Anomalies. Machine Learning 2016",
         2016,
+        _C_LODA,
     ),
     (
         "cblof",
         "pyod.models.cblof:CBLOF",
         "He, Xu & Deng. Discovering Cluster-Based Local Outliers. Pattern Recognition Letters 2003",
         2003,
+        _C_CBLOF,
     ),
 ]
 
@@ -100,7 +233,34 @@ _NEIGHBOUR_PARAMS = ("n_neighbors",)
 _FALLBACK = {"pyod.models.cblof:CBLOF": {"alpha": 0.01}}
 
 
-class PyODDetector(TabularDetector):
+# Training data of extreme magnitude is first centred on its column medians (when a column's
+# offset dwarfs its spread) and then multiplied by a power of two (exact) that brings it near
+# 1: covariances of 1e-300-scale data underflow to zero, kernels of 1e150-scale data
+# overflow, and 1e150 + 1e140 * z looks constant to a covariance. Data whose magnitude lies
+# within [2**-MAGNITUDE_BOUND, 2**MAGNITUDE_BOUND] and whose offsets are moderate is untouched.
+MAGNITUDE_BOUND = 64
+OFFSET_RATIO = 2.0**20
+SCALED_CLIP = 1e100  # scaled scoring input is clipped here (squares stay finite)
+
+
+def _conditioning(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """(column offsets, power-of-two exponent) that bring ``X`` to a safe range."""
+    offset = np.zeros(X.shape[1])
+    spread = np.ptp(X, axis=0)
+    median = np.median(X, axis=0)
+    peak = float(np.abs(X).max())
+    extreme = not (peak == 0.0 or 2.0**-MAGNITUDE_BOUND <= peak <= 2.0**MAGNITUDE_BOUND)
+    offset_heavy = np.abs(median) > OFFSET_RATIO * spread
+    if extreme or (offset_heavy & (spread > 0)).any():
+        offset = np.where(spread > 0, median, 0.0)
+    centred = X - offset
+    peak = float(np.abs(centred).max())
+    if peak == 0.0 or 2.0**-MAGNITUDE_BOUND <= peak <= 2.0**MAGNITUDE_BOUND:
+        return offset, 0
+    return offset, int(np.frexp(peak)[1])
+
+
+class PyODDetector(CheckedColumns, TabularDetector):
     """Common wrapper; concrete classes are generated per PyOD estimator below."""
 
     pyod_path: str = ""
@@ -125,7 +285,9 @@ class PyODDetector(TabularDetector):
         return cls(**kwargs)
 
     def _fit(self, X: np.ndarray) -> None:
-        spread = X.max(axis=0) - X.min(axis=0)
+        self.offset_, self.magnitude_ = _conditioning(X)
+        Xs = self._condition(X)
+        spread = Xs.max(axis=0) - Xs.min(axis=0)
         self.keep_columns_ = spread > 0
         self.constant_values_ = X[0].copy()
         self.model_ = None
@@ -136,7 +298,7 @@ class PyODDetector(TabularDetector):
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        model.fit(X[:, self.keep_columns_])
+                        model.fit(Xs[:, self.keep_columns_])
                     break
                 except (ValueError, np.linalg.LinAlgError) as exc:
                     if i == len(attempts) - 1:
@@ -147,37 +309,110 @@ class PyODDetector(TabularDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         # Deviation in the columns that were constant during fit is always anomalous.
-        drift = np.abs(X[:, ~self.keep_columns_] - self.constant_values_[~self.keep_columns_])
-        off_constant = drift.sum(axis=1)
+        Xs = self._condition(X)
+        const = self._condition(self.constant_values_[None, :])[0]
+        off_constant = np.abs(Xs[:, ~self.keep_columns_] - const[~self.keep_columns_]).sum(axis=1)
         if self.model_ is None:
             return off_constant
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            scores = np.asarray(self.model_.decision_function(X[:, self.keep_columns_]), float)
-        scores = np.nan_to_num(
-            scores, nan=0.0, posinf=np.finfo(float).max / 4, neginf=-np.finfo(float).max / 4
-        )
+            scores = np.asarray(self.model_.decision_function(Xs[:, self.keep_columns_]), float)
+        big = np.finfo(float).max / 4
+        scores = np.nan_to_num(scores, nan=big, posinf=big, neginf=-big)
         if off_constant.any():
             span = float(np.ptp(scores)) or 1.0
             scores = scores + span * (off_constant > 0) + off_constant
         return scores
 
+    def _condition(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            Xs = np.ldexp(X - self.offset_, -self.magnitude_)
+        return np.clip(Xs, -SCALED_CLIP, SCALED_CLIP)
+
+    # -- persistence ----------------------------------------------------------------------
     def _get_state(self):
         arrays = {
+            "offset": self.offset_,
             "keep_columns": self.keep_columns_,
             "constant_values": self.constant_values_,
+            "magnitude": np.array([self.magnitude_], dtype=np.int64),
         }
         if self.model_ is not None:
             arrays["estimator"] = dump_estimator(self.model_)
         return arrays, {"pyod_class": self.pyod_path}
 
+    def _state_spec(self) -> StateSpec:
+        d = self._n_features()
+        return StateSpec(
+            arrays={
+                "keep_columns": ArraySpec((d,), "bool"),
+                "constant_values": ArraySpec((d,), "float64"),
+                "offset": ArraySpec((d,), "float64"),
+                "magnitude": ArraySpec((1,), "int64", value_range=(-1100, 1100)),
+                # skops bytes of free length; their types are checked by load_estimator
+                "estimator": ArraySpec(("blob",), "uint8", optional=True),
+            },
+            meta={"pyod_class": [Options(str, {self.pyod_path})]},
+        )
+
     def _set_state(self, arrays, meta):
-        self.keep_columns_ = arrays["keep_columns"].astype(bool)
+        keep = arrays["keep_columns"].astype(bool)
+        if keep.any() != ("estimator" in arrays):
+            raise ModelFileError(
+                "state array 'estimator' must be present exactly when some column is kept "
+                f"({int(keep.sum())} kept)"
+            )
+        model = load_estimator(arrays["estimator"]) if "estimator" in arrays else None
+        if model is not None:
+            self._check_estimator(model, int(keep.sum()))
+        self.keep_columns_ = keep
         self.constant_values_ = arrays["constant_values"]
-        self.model_ = load_estimator(arrays["estimator"]) if "estimator" in arrays else None
+        self.magnitude_ = int(arrays["magnitude"][0])
+        self.offset_ = arrays["offset"]
+        self.model_ = model
+
+    def _check_estimator(self, model: Any, width: int) -> None:
+        """The saved estimator must be this detector's PyOD class, fitted with its
+        parameters, on ``width`` columns."""
+        cls = self._pyod_class()
+        if type(model) is not cls:
+            raise ModelFileError(
+                f"saved estimator is a {type(model).__name__}, expected {cls.__name__}"
+            )
+        saved = model.get_params(deep=False)
+        fallback = _FALLBACK.get(self.pyod_path, {})
+        for key in self.pyod_params:
+            want, got = getattr(self, key), saved.get(key)
+            if key in _NEIGHBOUR_PARAMS or key == "n_clusters":
+                ok = isinstance(got, (int, np.integer)) and 1 <= got <= want
+            else:
+                ok = _same(got, want) or (key in fallback and _same(got, fallback[key]))
+            if not ok:
+                raise ModelFileError(
+                    f"parameter {key!r} is {want!r} but the saved estimator was fitted with "
+                    f"{got!r}; the file was altered"
+                )
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                probe = np.asarray(model.decision_function(np.zeros((1, width))), float)
+        except Exception as exc:
+            raise ModelFileError(
+                f"saved estimator cannot score {width} columns, as keep_columns says ({exc})"
+            ) from None
+        if probe.shape != (1,):
+            raise ModelFileError(f"saved estimator returns scores of shape {probe.shape}")
 
 
-def _make_wrapper(name: str, path: str, paper: str, year: int) -> type:
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def _make_wrapper(
+    name: str, path: str, paper: str, year: int, constraints: dict[str, list[Any]]
+) -> type:
     module, cls_name = path.split(":")
     pyod_cls = getattr(importlib.import_module(module), cls_name)
     pyod_sig = inspect.signature(pyod_cls.__init__)
@@ -188,6 +423,9 @@ def _make_wrapper(name: str, path: str, paper: str, year: int) -> type:
     ]
     params.append(inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, default=0))
     names = tuple(p.name for p in params if p.name != "seed")
+    undeclared = set(names) ^ set(constraints)
+    if undeclared:  # PyOD changed its signature: the table must follow
+        raise RuntimeError(f"{name}: constraints do not match PyOD's parameters {undeclared}")
 
     def __init__(self, **kwargs: Any) -> None:
         bound = signature.bind(self, **kwargs)
@@ -213,6 +451,7 @@ def _make_wrapper(name: str, path: str, paper: str, year: int) -> type:
             "__module__": __name__,
             "pyod_path": path,
             "pyod_params": names,
+            "_parameter_constraints": {**constraints, "seed": SEED},
         },
     )
     return register(name, modality="tabular", paper=paper, year=year)(cls)

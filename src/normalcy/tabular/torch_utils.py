@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -70,3 +70,37 @@ def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) 
     }
     module.load_state_dict(state, strict=True)
     module.eval()
+
+
+# Two input widths at which a module is built to read off how each saved tensor's shape
+# depends on the width (a tensor axis is a constant, the width, or twice the width).
+_PROBE_WIDTHS = (3, 5)
+
+
+def module_spec(build: Callable[[int], Any], prefix: str, dim: str = "k") -> dict[str, Any]:
+    """``ArraySpec`` of every tensor ``module_arrays(build(width), prefix)`` writes, with axes
+    that follow the input width named ``dim`` (or ``dim + "x2"`` for twice the width).
+
+    ``build`` is called twice at tiny widths, so the spec costs almost nothing.
+    """
+    from ..core.state_spec import ArraySpec
+
+    states = []
+    for width in _PROBE_WIDTHS:
+        with seeded_torch(0):
+            states.append(build(width).state_dict())
+    (w1, w2), out = _PROBE_WIDTHS, {}
+    for name, t1 in states[0].items():
+        t2 = states[1][name]
+        axes: list[int | str] = []
+        for s1, s2 in zip(t1.shape, t2.shape, strict=True):
+            slope, rest = divmod(s2 - s1, w2 - w1)
+            base = s1 - slope * w1
+            if rest or slope not in (0, 1, 2) or (slope and base):
+                raise ValueError(f"{name}: axis sizes {s1}, {s2} do not follow the width")
+            axes.append(base if slope == 0 else dim if slope == 1 else dim + "x2")
+        dtype = str(t1.dtype).replace("torch.", "")
+        value_range = (0, None) if dtype.startswith("int") else None
+        # a 0-d tensor (batch norm's counter) is written as shape (1,)
+        out[prefix + name] = ArraySpec(tuple(axes) or (1,), dtype, value_range=value_range)
+    return out
