@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import normalcy as nc
-from normalcy.core.image_input import as_images
-from normalcy.core.series_input import as_series
-from normalcy.core.tabular_input import as_tabular
+from normalcy.image.input import as_images
+from normalcy.series.input import as_series
+from normalcy.tabular.input import as_tabular
 
 RNG = np.random.default_rng(0)
 GOOD = RNG.normal(size=(50, 3))

@@ -39,8 +39,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.registry import register
+from .base import TabularDetector
 from .mss import mean_shift, reference_sample
 from .preprocessing import ColumnScaler, add_drift
 from .torch_utils import load_module_arrays, module_arrays, seeded_torch

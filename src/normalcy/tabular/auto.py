@@ -65,9 +65,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import rankdata
 
-from ..core.base import TabularDetector
 from ..core.errors import InputError
 from ..core.registry import register
+from .base import TabularDetector
 from .ensemble_members import FAMILIES, Member, make_member
 from .preprocessing import ColumnScaler, add_drift
 

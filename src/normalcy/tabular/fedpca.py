@@ -45,10 +45,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.errors import InputError
 from ..core.registry import register
-from ..core.tabular_input import as_tabular, column_names
+from .base import TabularDetector
+from .input import as_tabular, column_names
 from .preprocessing import ColumnScaler, add_drift
 
 BYTES_PER_FLOAT = 8

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 
 def _to_pandas_if_frame(X: Any) -> Any:

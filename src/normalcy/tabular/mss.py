@@ -28,9 +28,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.errors import InputError
 from ..core.registry import create, get_class, register
+from .base import TabularDetector
 from .preprocessing import ColumnScaler, add_drift
 
 

@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
+from .base import TabularDetector
 from .preprocessing import ColumnScaler, add_drift
 from .torch_utils import load_module_arrays, module_arrays, seeded_torch
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.errors import InputError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
+from .base import TabularDetector
 
 # name, "module:Class", paper, year
 PYOD_DETECTORS: list[tuple[str, str, str, int]] = [
