@@ -60,6 +60,8 @@ class Detector:
     # Acceptable values of each constructor parameter (see ``core.constraints``); checked by
     # ``create``, ``fit``, ``set_params`` and ``load``, printed by ``normalcy docs``.
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    # Whether input is a 2-D array scikit-learn's transformers can produce (its input tag).
+    _sklearn_2d_input: ClassVar[bool] = False
 
     threshold: Threshold | None = None
 
@@ -102,11 +104,10 @@ class Detector:
         unknown = sorted(k for k in params if k.partition("__")[0] not in valid)
         if unknown:
             raise InputError(
-                f"detector {self.name!r} has no parameter(s) {unknown}; its parameters are "
-                f"{sorted(valid)}"
+                f"{self._owner()} has no parameter(s) {unknown}; its parameters are {sorted(valid)}"
             )
         own = {k: v for k, v in params.items() if "__" not in k}
-        validate_params(f"detector {self.name!r}", self._parameter_constraints, own)
+        validate_params(self._owner(), self._parameter_constraints, own)
         for key, value in own.items():
             setattr(self, key, value)
         nested: dict[str, dict[str, Any]] = {}
@@ -118,11 +119,29 @@ class Detector:
             getattr(self, outer).set_params(**values)
         return self
 
+    def _owner(self) -> str:
+        return f"detector {self.name or type(self).__name__!r}"
+
     def _validate_params(self) -> None:
         """Raise ``InputError`` naming every parameter outside its declared constraint."""
-        validate_params(
-            f"detector {self.name!r}", self._parameter_constraints, self.get_params(deep=False)
+        validate_params(self._owner(), self._parameter_constraints, self.get_params(deep=False))
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (an unsupervised outlier detector), for
+        ``Pipeline``, ``clone`` and ``check_is_fitted``; imports scikit-learn only when asked."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        info = getattr(type(self), "info", None)
+        return Tags(
+            estimator_type="outlier_detector",
+            target_tags=TargetTags(required=bool(info is not None and info.uses_labels)),
+            requires_fit=info is None or info.needs_fit,
+            non_deterministic="seed" not in self._get_param_names(),
+            input_tags=InputTags(two_d_array=self._sklearn_2d_input),
         )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())

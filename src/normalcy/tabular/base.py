@@ -28,6 +28,7 @@ class TabularDetector(Detector):
 
     modality = "tabular"
     min_fit_samples: ClassVar[int] = 2
+    _sklearn_2d_input = True
 
     def _check_fit_input(self, X: Any) -> np.ndarray:
         arr = as_tabular(X, name="X", min_samples=self.min_fit_samples)
