@@ -449,6 +449,10 @@ def docs(
     out: Annotated[Path, typer.Option("--out", "-o", help="Markdown file to write.")] = Path(
         "docs/detectors.md"
     ),
+    index: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the detector index [inside the package]."),
+    ] = None,
 ) -> None:
     """Generate the detectors reference page (markdown) and the detector index from the
     registry."""
@@ -456,7 +460,7 @@ def docs(
     from .docs_gen import write_detectors_page
 
     path, n = write_detectors_page(out)
-    index = write_index()
+    index = write_index(index)
     console.print(f"documented {n} detectors in [bold]{escape(str(path))}[/]")
     console.print(f"wrote the detector index [bold]{escape(str(index))}[/]")
 
