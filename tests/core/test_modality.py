@@ -184,3 +184,34 @@ def test_the_demo_runs_the_toy_modality(toy, tmp_path):
     frame = run_demo(tmp_path / "report", detectors=["wordfreq_test"])
     assert frame["modality"].tolist() == ["wordbag"] and frame["auroc"].iloc[0] == 1.0
     assert (tmp_path / "report" / "index.html").is_file()
+
+
+def test_core_names_no_data_type():
+    """Outside docstrings and comments, ``normalcy/core`` never names a modality."""
+    import ast
+    import re
+
+    import normalcy.core
+
+    pattern = re.compile(r"\b(tabular|image|images|series)\b", re.IGNORECASE)
+    offenders = []
+    for path in sorted(Path(normalcy.core.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            texts = []
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) not in docstrings:
+                    texts.append(node.value)
+            elif isinstance(node, ast.Name):
+                texts.append(node.id)
+            elif isinstance(node, ast.Attribute):
+                texts.append(node.attr)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                texts += [getattr(node, "module", None) or ""] + [a.name for a in node.names]
+            offenders += [f"{path.name}:{node.lineno}: {t!r}" for t in texts if pattern.search(t)]
+    assert not offenders, offenders

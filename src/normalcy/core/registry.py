@@ -219,7 +219,6 @@ def index_entries() -> dict[str, dict[str, Any]]:
             "can_localise": info.can_localise,
             "streaming": info.streaming,
             "needs_fit": info.needs_fit,
-            "summary": info.summary,
             "module": info.module,
             "aliases": list(info.aliases),
             "uses_labels": info.uses_labels,
