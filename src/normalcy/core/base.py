@@ -267,3 +267,14 @@ def spec_int(spec: dict[str, Any], key: str, low: int, high: int, *, optional: b
             f"input_spec[{key!r}] must be an integer in [{low}, {high}], got {value!r}"
         )
     return value
+
+
+def __getattr__(name: str) -> Any:
+    """``from normalcy.core.base import TabularDetector`` (the old home of the modality base
+    classes) keeps working: the name is looked up in the modality registry on first use."""
+    from .modality import base_class_names, resolve_ref
+
+    ref = base_class_names().get(name)
+    if ref is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return resolve_ref(ref)
