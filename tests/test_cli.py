@@ -256,8 +256,11 @@ def test_docs_writes_every_detector(tmp_path):
     out = tmp_path / "docs" / "detectors.md"
     (tmp_path / "docs" / "detectors").mkdir(parents=True)
     (tmp_path / "docs" / "detectors" / "knn.md").write_text("# kNN\n")
-    result = invoke("docs", "--out", out)
+    result = invoke("docs", "--out", out, "--index", tmp_path / "index.json")
     assert result.exit_code == 0, result.output
+    from normalcy.core.registry import index_path
+
+    assert (tmp_path / "index.json").read_text() == index_path().read_text()
     text = out.read_text()
     infos = nc.detectors()
     assert f"registers {len(infos)} detectors" in text
@@ -271,3 +274,158 @@ def test_docs_writes_every_detector(tmp_path):
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and nc.__version__ in result.output
+
+
+# -- every expected failure: one red line, exit code 2, never a traceback -------------------
+@pytest.fixture()
+def toy_model(tmp_path):
+    """A registered toy detector with declared constraints and a state spec, fitted and saved."""
+    from normalcy.core.constraints import Integral, Interval, Options
+    from normalcy.core.registry import register, unregister
+    from normalcy.core.state_spec import ArraySpec, StateSpec
+    from normalcy.tabular.base import TabularDetector
+
+    class Toy(TabularDetector):
+        """Distance to the training mean, raised to a power (a toy)."""
+
+        _parameter_constraints = {
+            "power": [Interval(Integral, 1, 8)],
+            "norm": [Options(str, {"l1", "l2"})],
+            "seed": [Interval(Integral, 0, None)],
+        }
+
+        def __init__(self, power: int = 1, norm: str = "l2", seed: int = 0):
+            self.power, self.norm, self.seed = power, norm, seed
+
+        def _fit(self, X):
+            self.mean_ = X.mean(axis=0)
+
+        def _score(self, X):
+            d = np.abs(X - self.mean_)
+            return (d.sum(1) if self.norm == "l1" else np.sqrt((d**2).sum(1))) ** self.power
+
+        def _get_state(self):
+            return {"mean": self.mean_}, {}
+
+        def _set_state(self, arrays, meta):
+            self.mean_ = arrays["mean"]
+
+        def _state_spec(self):
+            return StateSpec(
+                arrays={"mean": ArraySpec(("d",), "float64")}, dims={"d": self.n_features_in_}
+            )
+
+    register("toy_cli_test", modality="tabular", paper="p", year=2024)(Toy)
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    train.to_csv(tmp_path / "train.csv", index=False)
+    model = nc.create("toy_cli_test").fit(train).save(tmp_path / "model.normalcy")
+    yield model
+    unregister("toy_cli_test")
+
+
+BAD_PARAMS = [
+    "power=0", "power=9", "power=1.5", "power=abc", "power=true", "power=null", "power=[1]",
+    "power={}", "power=1e999", "power=-1", 'power="2"', "norm=l3", "norm=1", "norm=[",
+    "seed=-3", "seed=NaN",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("param", BAD_PARAMS)
+def test_every_bad_param_value_is_one_clean_line(toy_model, tmp_path, param):
+    result = invoke(
+        "fit", "toy_cli_test", tmp_path / "train.csv", "-o", tmp_path / "x", "-p", param
+    )
+    _assert_clean(result, param.partition("=")[0])
+
+
+def _assert_clean(result, message: str = "") -> None:
+    """Exit code 2, and the output ends with exactly one line "error: ..." (a command may
+    have reported progress before it failed)."""
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert lines and lines[-1].startswith("error:"), result.output
+    assert sum(line.startswith("error:") for line in lines) == 1, result.output
+    assert "Traceback" not in result.output
+    assert message in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("fit", "toy_cli_test", "{train}", "-o", "{train}/m.normalcy"), "train.csv"),
+        (("fit", "toy_cli_test", "{train}", "-o", "{tmp}"), "Is a directory"),
+        (("fit", "toy_cli_test", "{train}", "-o", "/proc/m.normalcy"), ""),
+        (("fit", "toy_cli_test", "{train}", "-o", "{tmp}/m.normalcy", "-p", "=1"), "key=value"),
+        (("fit", "toy_cli_test", "{train}", "-o", "{tmp}/m", "-p", "power=1", "-p", "power=2"), "twice"),
+        (("fit", "toy_cli_test", "{notparquet}", "-o", "{tmp}/m.normalcy"), "as Parquet"),
+        (("fit", "toy_cli_test", "{empty}", "-o", "{tmp}/m.normalcy"), "as CSV"),
+        (("fit", "toy_cli_test", "{header}", "-o", "{tmp}/m.normalcy"), "no rows"),
+        (("fit", "toy_cli_test", "{garbled}", "-o", "{tmp}/m.normalcy"), "cannot read"),
+        (("fit", "toy_cli_test", "{ragged}", "-o", "{tmp}/m.normalcy"), "as CSV"),
+        (("fit", "toy_cli_test", "{text}", "-o", "{tmp}/m.normalcy"), "non-numeric"),
+        (("fit", "toy_cli_test", "{tmp}/none.csv", "-o", "{tmp}/m.normalcy"), "does not exist"),
+        (("fit", "toy_cli_test", "{tmp}/data.xlsx", "-o", "{tmp}/m.normalcy"), ".csv or .parquet"),
+        (("score", "{model}", "{train}", "-o", "{train}/s.csv"), "cannot write"),
+        (("score", "{model}", "{train}", "-o", "/proc/s.csv"), "cannot write"),
+        (("score", "{notparquet}", "{train}", "-o", "{tmp}/s.csv"), "not a normalcy model"),
+        (("score", "{model}", "{empty}", "-o", "{tmp}/s.csv"), "as CSV"),
+        (("calibrate", "{model}", "{train}", "-o", "{train}/m.normalcy"), "train.csv"),
+        (("calibrate", "{model}", "{train}", "-o", "/proc/m.normalcy"), ""),
+        (("calibrate", "{model}", "{header}"), "no rows"),
+        (("list", "-m", "tabular", "--bogus"), "No such option"),
+    ],
+)  # fmt: skip
+def test_bad_invocations_exit_2_without_traceback(toy_model, tmp_path, args, message):
+    (tmp_path / "not.parquet").write_text("a,b\n1,2\n")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("a,b,c\n")
+    (tmp_path / "garbled.csv").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "ragged.csv").write_text('a,b,c\n1,2,3\n4,"5\n')
+    (tmp_path / "text.csv").write_text("a,b,c\nx,y,z\nu,v,w\n")
+    (tmp_path / "data.xlsx").write_bytes(b"PK")
+    fields = {
+        "train": tmp_path / "train.csv",
+        "tmp": tmp_path,
+        "model": toy_model,
+        "notparquet": tmp_path / "not.parquet",
+        "empty": tmp_path / "empty.csv",
+        "header": tmp_path / "header.csv",
+        "garbled": tmp_path / "garbled.csv",
+        "ragged": tmp_path / "ragged.csv",
+        "text": tmp_path / "text.csv",
+    }
+    result = invoke(*[a.format(**fields) for a in args])
+    if args[-1] == "--bogus":  # typer's own usage errors keep their format, and exit 2
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        return
+    _assert_clean(result, message)
+
+
+def test_a_folder_without_images_is_a_clean_error(tmp_path):
+    from normalcy.cli import read_data
+
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(nc.InputError, match="holds no images"):
+        read_data(tmp_path, "image")
+    with pytest.raises(nc.InputError, match="is a table"):
+        read_data(tmp_path / "x.csv", "image") if (tmp_path / "x.csv").write_text("a\n1\n") else 0
+
+
+def test_unexpected_errors_are_short_with_a_bug_hint_and_traceback_on_debug(
+    toy_model, tmp_path, monkeypatch
+):
+    def broken(self, X):
+        raise ZeroDivisionError("kaboom")
+
+    monkeypatch.setattr(nc.core.get_class("toy_cli_test"), "_score", broken)
+    args = ("score", toy_model, tmp_path / "train.csv", "-o", tmp_path / "s.csv")
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert "unexpected ZeroDivisionError: kaboom" in result.output
+    assert "this is a bug" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    result = invoke("--debug", *args)
+    assert isinstance(result.exception, ZeroDivisionError)
+    monkeypatch.setenv("NORMALCY_DEBUG", "1")
+    assert isinstance(invoke(*args).exception, ZeroDivisionError)

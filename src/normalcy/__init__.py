@@ -16,7 +16,9 @@ from .core import (  # noqa: E402
     Detector,
     DetectorInfo,
     InputError,
+    Modality,
     ModelFileError,
+    NonFiniteScoreError,
     NormalcyError,
     NotFittedError,
     Scores,
@@ -24,7 +26,9 @@ from .core import (  # noqa: E402
     UnknownDetectorError,
     create,
     detectors,
+    modalities,
     register,
+    register_modality,
 )
 from .core import load_model as load  # noqa: E402
 
@@ -32,7 +36,9 @@ __all__ = [
     "Detector",
     "DetectorInfo",
     "InputError",
+    "Modality",
     "ModelFileError",
+    "NonFiniteScoreError",
     "NormalcyError",
     "NotFittedError",
     "Scores",
@@ -44,7 +50,9 @@ __all__ = [
     "detectors",
     "load",
     "metrics",
+    "modalities",
     "register",
+    "register_modality",
 ]
 
 

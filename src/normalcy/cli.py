@@ -1,8 +1,14 @@
 """The ``normalcy`` command line: list, fit, score, calibrate, info, demo, bench and docs.
 
 Every command reads files, calls the Python API and writes files; no method logic lives
-here. Errors that normalcy raises on purpose (``NormalcyError``) are printed as one red
-line and exit with code 2; anything else is a bug and keeps its traceback.
+here, and no data type is known by name: how a path is read for a modality (and how its
+maps are written) comes from that modality's ``Modality`` description.
+
+Errors are handled in one place, ``_clean_errors``: every expected failure (a
+``NormalcyError``, a file that cannot be read or written, a table that does not parse, a
+bad ``--param``) prints one red line and exits with code 2. Anything else is a bug: a
+short message with a hint, exit code 1, and the traceback only with ``--debug`` or
+``NORMALCY_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ import functools
 import importlib
 import inspect
 import json
+import os
 import pkgutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,6 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .core.errors import InputError, NormalcyError
+from .table_io import TABLE_SUFFIXES, TIME_COLUMNS, read_table, write_table
 
 app = typer.Typer(
     name="normalcy",
@@ -35,24 +42,71 @@ app = typer.Typer(
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
-TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+__all__ = ["TABLE_SUFFIXES", "TIME_COLUMNS", "app", "parse_params", "read_data", "read_table"]
 EXIT_USER_ERROR = 2
+EXIT_BUG = 1
+_DEBUG = {"on": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _debug() -> bool:
+    return _DEBUG["on"] or os.environ.get("NORMALCY_DEBUG", "").strip() not in ("", "0")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] [red]{escape(_one_line(message))}[/]", soft_wrap=True)
+    return typer.Exit(code=EXIT_USER_ERROR)
+
+
+def _expected_error(exc: BaseException) -> str | None:
+    """The one-line message for a failure the user can fix, or None for a bug."""
+    if isinstance(exc, NormalcyError):
+        return str(exc)
+    if isinstance(exc, OSError):  # unwritable --out, unreadable data, disk full, ...
+        what = exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{what}{where}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc}"
+    module = type(exc).__module__ or ""
+    if module.startswith(("pyarrow", "pandas.errors")):  # a file that is not what it says
+        return f"cannot read the data: {exc}"
+    if isinstance(exc, (UnicodeDecodeError, MemoryError)):
+        return f"cannot read the data: {exc}"
+    return None
+
+
 def _clean_errors(func: F) -> F:
-    """Print NormalcyError as one red line and exit 2; never a traceback for user errors."""
+    """Every expected failure → one red line and exit code 2; a bug → a short message with
+    a hint and exit code 1 (the traceback only with ``--debug`` or ``NORMALCY_DEBUG=1``)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except NormalcyError as exc:
-            message = " ".join(str(exc).split())
-            err_console.print(f"[bold red]error:[/] [red]{escape(message)}[/]", soft_wrap=True)
-            raise typer.Exit(code=EXIT_USER_ERROR) from None
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            message = _expected_error(exc)
+            if message is not None:
+                if _debug():
+                    raise
+                raise _fail(message) from None
+            if _debug():
+                raise
+            err_console.print(
+                f"[bold red]error:[/] [red]unexpected {type(exc).__name__}: "
+                f"{escape(_one_line(str(exc))[:300])}[/]\n"
+                "[yellow]this is a bug in normalcy; please report it with the command you ran "
+                "(rerun with --debug or NORMALCY_DEBUG=1 to see the traceback)[/]",
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=EXIT_BUG) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -71,98 +125,45 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise InputError(f"--param {item!r} is not of the form key=value (e.g. n_neighbors=5)")
+        if key in params:
+            raise InputError(f"--param {key} is given twice")
         try:
             params[key] = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, ValueError):
             params[key] = raw
     return params
 
 
-def read_table(path: Path, *, time_index: bool = True):
-    """A CSV or Parquet file as a pandas DataFrame.
+def _modality(name: str):
+    from .core.modality import get_modality
 
-    With ``time_index``, a first column named timestamp/time/date/datetime is parsed into
-    a DatetimeIndex (and removed from the columns).
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"data file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise InputError(
-                f"cannot read {path}: expected a .csv or .parquet file (or a folder of images "
-                "for image detectors)"
-            )
-    except ImportError as exc:
-        raise InputError(
-            f"reading {path} needs pyarrow ({exc}); install it with pip install 'normalcy[parquet]'"
-        ) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    if frame.shape[1] == 0:
-        raise InputError(f"{path} has no columns")
-    first = str(frame.columns[0])
-    if time_index and first.strip().lower() in TIME_COLUMNS:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-                stamps = pd.to_datetime(frame[first])
-        except (ValueError, TypeError) as exc:
-            raise InputError(
-                f"column {first!r} of {path} could not be parsed as timestamps ({exc})"
-            ) from None
-        frame = frame.drop(columns=[first])
-        frame.index = pd.DatetimeIndex(stamps, name=first)
-    return frame
+    return get_modality(name)
 
 
 def read_data(path: Path, modality: str) -> Any:
-    """What a detector of ``modality`` accepts, read from ``path``."""
-    path = Path(path)
-    if modality == "image":
-        if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
-            raise InputError(
-                f"{path} is a table, but image detectors take a folder of images (or one image)"
-            )
-        if not path.exists():
-            raise InputError(f"image folder {path} does not exist")
-        return str(path)
-    if modality in ("tabular", "series"):
-        if path.is_dir():
-            raise InputError(
-                f"{path} is a folder; {modality} detectors take a .csv or .parquet file"
-            )
-        return read_table(path)
-    raise InputError(
-        f"the command line reads tabular, series and image data; use the Python API for "
-        f"{modality} detectors"
-    )
+    """What a detector of ``modality`` accepts, read from ``path`` by its modality's reader."""
+    description = _modality(modality)
+    if description.reader is None:
+        raise InputError(
+            f"the command line cannot read {modality} data; use the Python API for "
+            f"{modality} detectors"
+        )
+    return description.resolve("reader")(Path(path))
 
 
 def write_scores(frame: Any, out: Path) -> Path:
     """Write a scores DataFrame as CSV or Parquet, chosen by the file suffix."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InputError(f"--out {out}: expected a file name ending in .csv or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.to_csv(out)
-    else:
-        try:
-            frame.to_parquet(out)
-        except ImportError as exc:
-            raise InputError(
-                f"writing Parquet needs pyarrow ({exc}); pip install 'normalcy[parquet]' or use .csv"
-            ) from None
-    return out
+    return write_table(frame, out)
+
+
+def _writes_maps(det: Any) -> bool:
+    """Whether ``normalcy score --maps-dir`` can write maps for this detector."""
+    return _modality(det.modality).maps_writer is not None and det.info.can_localise
+
+
+def _index_label(modality: str, current: str | None) -> str:
+    label = _modality(modality).index_label
+    return current or label if label in ("row", "step") else label
 
 
 def _threshold_text(threshold: Any) -> str:
@@ -197,8 +198,13 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show tracebacks of unexpected errors (or NORMALCY_DEBUG=1)."),
+    ] = False,
 ) -> None:
     """normalcy: one API for anomaly detection on images, time series and tables."""
+    _DEBUG["on"] = debug
 
 
 @app.command("list")
@@ -209,13 +215,13 @@ def list_detectors(
         typer.Option("--modality", "-m", help="Only this modality (tabular, image, series, ...)."),
     ] = None,
 ) -> None:
-    """List the registered detectors."""
-    import normalcy as nc
-    from normalcy.core.registry import unavailable_families
+    """List the registered detectors (from the generated index: imports no detector)."""
+    from .core.modality import modalities
+    from .core.registry import indexed_detectors
 
-    infos = nc.detectors(modality)
+    infos = indexed_detectors(modality)
     table = Table(title=f"normalcy detectors ({len(infos)})", title_justify="left")
-    for col in ("name", "modality", "paper", "year", "localises", "streaming"):
+    for col in ("name", "modality", "paper", "year", "localises", "streaming", "aliases"):
         table.add_column(col, overflow="fold", no_wrap=col != "paper")
     for info in infos:
         table.add_row(
@@ -225,10 +231,16 @@ def list_detectors(
             str(info.year),
             "yes" if info.can_localise else "",
             "yes" if info.streaming else "",
+            ", ".join(info.aliases),
         )
     console.print(table)
-    for family, reason in unavailable_families().items():
-        err_console.print(f"[yellow]note:[/] {family} unavailable: {escape(reason)}")
+    for description in modalities():
+        missing = description.missing_requirements()
+        if missing and (modality is None or modality == description.name):
+            err_console.print(
+                f"[yellow]note:[/] {description.name} detectors need {', '.join(missing)}: "
+                f"{escape(description.install_hint())}"
+            )
 
 
 @app.command()
@@ -296,44 +308,26 @@ def score(
 
     check_out(out, force, "scores")
     det = nc.load(model, allow_download=allow_download)
-    if maps_dir is not None and not (det.modality == "image" and det.info.can_localise):
-        raise InputError(
-            f"--maps-dir needs an image detector that localises; {det.name!r} gives no maps"
-        )
+    if maps_dir is not None and not _writes_maps(det):
+        raise InputError(f"--maps-dir needs a detector that localises; {det.name!r} gives no maps")
     X = read_data(data, det.modality)
     with console.status(f"scoring {data} with {det.name} ..."):
         res = det.score(X)
     frame = res.to_frame()
-    frame.index.name = {"image": "image", "series": frame.index.name or "step"}.get(
-        det.modality, frame.index.name or "row"
-    )
+    frame.index.name = _index_label(det.modality, frame.index.name)
     path = write_scores(frame, out)
     flagged = f", {int(res.labels.sum())} flagged as anomalous" if res.labels is not None else ""
     console.print(f"scored {len(res)} samples{flagged}; wrote [bold]{escape(str(path))}[/]")
     if maps_dir is not None:
         if res.maps is None:
             raise InputError(f"{det.name!r} returned no anomaly maps; nothing to write")
-        n = write_overlays(X, res, Path(maps_dir))
+        n = write_overlays(X, res, Path(maps_dir), det.modality)
         console.print(f"wrote {n} heat-map overlays to [bold]{escape(str(maps_dir))}[/]")
 
 
-def write_overlays(images: Any, res: Any, folder: Path) -> int:
-    """One PNG per image: the image with its anomaly map on a common colour scale."""
-    import numpy as np
-    from PIL import Image
-
-    from .core.image_input import as_images, resize_image
-    from .viz import heatmap_overlay
-
-    source = as_images(images)
-    folder.mkdir(parents=True, exist_ok=True)
-    maps = res.maps
-    vmin, vmax = float(maps.min()), float(np.quantile(maps, 0.999))
-    for i, name in enumerate(source.names):
-        img = resize_image(source[i], maps.shape[1:3])
-        picture = heatmap_overlay(img, maps[i], vmin=vmin, vmax=vmax)
-        Image.fromarray(picture).save(folder / f"{Path(name).stem}.png")
-    return len(source)
+def write_overlays(images: Any, res: Any, folder: Path, modality: str = "image") -> int:
+    """Anomaly maps of ``res`` written to ``folder`` by the modality's maps writer."""
+    return _modality(modality).resolve("maps_writer")(images, res, Path(folder))
 
 
 @app.command()
@@ -523,12 +517,20 @@ def docs(
     out: Annotated[Path, typer.Option("--out", "-o", help="Markdown file to write.")] = Path(
         "docs/detectors.md"
     ),
+    index: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the detector index [inside the package]."),
+    ] = None,
 ) -> None:
-    """Generate the detectors reference page (markdown) from the registry."""
+    """Generate the detectors reference page (markdown) and the detector index from the
+    registry."""
+    from .core.index import write_index
     from .docs_gen import write_detectors_page
 
     path, n = write_detectors_page(out)
+    index = write_index(index)
     console.print(f"documented {n} detectors in [bold]{escape(str(path))}[/]")
+    console.print(f"wrote the detector index [bold]{escape(str(index))}[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

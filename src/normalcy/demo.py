@@ -1,7 +1,7 @@
 """The built-in demo: registered detectors of every modality on synthetic data, one report.
 
-For each modality with a built-in data set (``normalcy.datasets.synthetic``) and at least
-one registered detector, every registered detector of that modality runs with its demo
+For each modality whose ``Modality`` description names a demo (``normalcy/<modality>/demo.py``,
+built on ``normalcy.datasets.synthetic``) and that has at least one registered detector, every registered detector of that modality runs with its demo
 settings: the class attribute ``demo_params`` when it declares one, else ``quick_params``
 (small, fast settings); ``--quick`` always uses ``quick_params`` and smaller data. Each is
 fitted on the synthetic normal training part, calibrated at a false-positive rate of 5 % on
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .core.errors import NormalcyError
+from .core.modality import modalities as registered_modalities
 from .core.registry import DetectorInfo, get_class
 
 FPR = 0.05
@@ -105,173 +106,16 @@ class ModalityDemo:
         report.gallery(items, width=300)
 
 
-class TabularDemo(ModalityDemo):
-    modality = "tabular"
-    title = "tabular data"
-
-    def __init__(self, quick: bool):
-        from .datasets.synthetic import make_tabular
-
-        n_fit, n_hold, n_test, d = (300, 100, 200, 10) if quick else (1000, 300, 500, 10)
-        data = make_tabular(
-            n_train=n_fit + n_hold, n_test=n_test, n_features=d, contamination=0.1, seed=SEED
-        )
-        self.fit_data, self.holdout = data.train[:n_fit], data.train[n_fit:]
-        self.test, self.labels = data.test, data.labels
-
-    def describe(self) -> str:
-        n, d = self.test.shape
-        return (
-            f"{len(self.fit_data)} normal rows with {d} features from three correlated Gaussian "
-            f"clusters for fitting, {len(self.holdout)} more for calibration; {n} test rows of "
-            f"which {int(self.labels.sum())} are outliers (a small tight group plus scattered "
-            "points)."
-        )
-
-    def pictures(self, report: Any, runs: list[Run]) -> None:
-        super().pictures(report, runs)
-        self.histograms(report, runs)
+def demo_classes() -> dict[str, type[ModalityDemo]]:
+    """Modality name → its demo class, for every modality that declares one, in order."""
+    return {m.name: m.resolve("demo") for m in registered_modalities() if m.demo is not None}
 
 
-class ImageDemo(ModalityDemo):
-    modality = "image"
-    title = "images"
-
-    def __init__(self, quick: bool):
-        from .datasets.synthetic import make_images
-
-        n_fit, n_hold, n_test, size = (16, 10, 12, 64) if quick else (32, 12, 24, 128)
-        data = make_images(n_train=n_fit + n_hold, n_test=n_test, size=size, seed=SEED)
-        self.fit_data, self.holdout = data.train[:n_fit], data.train[n_fit:]
-        self.test, self.labels, self.masks, self.kinds = (
-            data.test,
-            data.labels,
-            data.masks,
-            data.kinds,
-        )
-
-    def describe(self) -> str:
-        n, h, w, _ = self.test.shape
-        return (
-            f"{len(self.fit_data)} defect-free {h}x{w} images of one textured surface for "
-            f"fitting, {len(self.holdout)} more for calibration; {n} test images of which "
-            f"{int(self.labels.sum())} carry a defect (scratch, spot, missing texture or stain) "
-            "with an exact pixel mask."
-        )
-
-    def metrics(self, scores: Any) -> dict[str, float]:
-        from .metrics import aupro, pixel_auroc
-
-        out = super().metrics(scores)
-        if scores.maps is not None and scores.maps.shape[1:] == self.masks.shape[1:]:
-            out["pixel_auroc"] = pixel_auroc(self.masks, scores.maps)
-            out["aupro"] = aupro(self.masks, scores.maps)
-        return out
-
-    def _examples(self) -> list[int]:
-        """One test image per defect kind, then normal ones, at most six."""
-        picked: list[int] = []
-        for kind in dict.fromkeys(k for k in self.kinds if k):
-            picked.append(self.kinds.index(kind))
-        picked += [i for i, k in enumerate(self.kinds) if not k][:2]
-        return picked[:6]
-
-    def pictures(self, report: Any, runs: list[Run]) -> None:
-        from .viz import heatmap_overlay
-
-        super().pictures(report, runs)
-        self.histograms(report, runs)
-        examples = self._examples()
-        report.text("Test images (defect outlines in green):")
-        report.gallery(
-            [
-                (
-                    heatmap_overlay(
-                        self.test[i], np.zeros(self.masks[i].shape), self.masks[i], alpha=0.0
-                    ),
-                    self.kinds[i] or "normal",
-                )
-                for i in examples
-            ],
-            width=160,
-        )
-        for r in runs:
-            maps = r.scores.maps
-            if maps is None or maps.shape[1:] != self.masks.shape[1:]:
-                continue
-            vmin, vmax = float(maps.min()), float(np.quantile(maps, 0.999))
-            items = []
-            for i in examples:
-                pic = heatmap_overlay(self.test[i], maps[i], self.masks[i], vmin=vmin, vmax=vmax)
-                flag = " ⚑" if r.scores.labels is not None and r.scores.labels[i] else ""
-                items.append((pic, f"{self.kinds[i] or 'normal'}: {r.scores.scores[i]:.3g}{flag}"))
-            report.text(f"{r.info.name}: anomaly maps (common colour scale; ⚑ = flagged)")
-            report.gallery(items, width=160)
-
-
-class SeriesDemo(ModalityDemo):
-    modality = "series"
-    title = "time series"
-
-    def __init__(self, quick: bool):
-        from .datasets.synthetic import SERIES_KINDS, make_series
-
-        n_fit, n_hold, n_test = (700, 300, 2500) if quick else (1500, 500, 2500)
-        data = make_series(
-            train_length=n_fit + n_hold,
-            test_length=n_test,
-            n_channels=3,
-            kinds=SERIES_KINDS,
-            seed=SEED,
-        )
-        self.fit_data, self.holdout = data.train[:n_fit], data.train[n_fit:]
-        self.test, self.labels = data.test, data.labels
-        self.windows, self.kinds, self.period = data.windows, data.kinds, data.period
-
-    def describe(self) -> str:
-        return (
-            f"A 3-channel seasonal series (period {self.period}) with correlated noise: "
-            f"{len(self.fit_data)} normal steps for fitting, {len(self.holdout)} for calibration, "
-            f"then {len(self.test)} test steps holding one anomaly of each kind "
-            f"({', '.join(self.kinds)}). Scores are per time step. Window-based detectors "
-            "spread a window's score over all its steps, so normal steps next to an anomaly "
-            "score high too: the per-step FPR overstates false alarms, the event F1 (events "
-            "found versus flagged stretches that hit nothing) does not."
-        )
-
-    def metrics(self, scores: Any) -> dict[str, float]:
-        from .metrics import event_f1, vus_pr
-
-        out = super().metrics(scores)
-        out["vus_pr"] = vus_pr(self.labels, scores.scores, window=self.period)
-        if scores.labels is not None:  # events found vs false alarms, at the threshold
-            out["event_f1"] = event_f1(self.labels, scores.labels.astype(np.float64))
-        return out
-
-    def pictures(self, report: Any, runs: list[Run]) -> None:
-        from .viz import series_timeline
-
-        super().pictures(report, runs)
-        spans = ", ".join(
-            f"{k} {s}-{e}" for k, (s, e) in zip(self.kinds, self.windows, strict=True)
-        )
-        report.text(f"Anomaly windows (shaded): {spans}.", note=True)
-        for r in runs:
-            fig = series_timeline(
-                self.test,
-                r.scores.scores,
-                self.windows,
-                threshold=r.threshold,
-                title=f"{r.info.name}: AUROC {r.metrics['auroc']:.3f}",
-            )
-            report.image(fig)
-
-
-DEMOS: dict[str, type[ModalityDemo]] = {
-    "tabular": TabularDemo,
-    "image": ImageDemo,
-    "series": SeriesDemo,
-}
+def __getattr__(name: str) -> Any:
+    """``DEMOS`` (modality → demo class) is read from the modality registry when asked."""
+    if name == "DEMOS":
+        return demo_classes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,21 +132,22 @@ def select_detectors(
     that has demo data (or only the named ones / modalities)."""
     import normalcy as nc
 
+    available = demo_classes()
     if modalities:
-        unknown = [m for m in modalities if m not in DEMOS]
+        unknown = [m for m in modalities if m not in available]
         if unknown:
             raise DemoError(
-                f"the demo has no data for modality {unknown}; it covers {sorted(DEMOS)}"
+                f"the demo has no data for modality {unknown}; it covers {sorted(available)}"
             )
     if detectors:
         infos = [get_class(name).info for name in detectors]
-        lacking = [i.name for i in infos if i.modality not in DEMOS]
+        lacking = [i.name for i in infos if i.modality not in available]
         if lacking:
             raise DemoError(
-                f"the demo has no data for {lacking}; it covers modalities {sorted(DEMOS)}"
+                f"the demo has no data for {lacking}; it covers modalities {sorted(available)}"
             )
     else:
-        infos = [i for i in nc.detectors() if i.modality in DEMOS]
+        infos = [i for i in nc.detectors() if i.modality in available]
     chosen: dict[str, list[DetectorInfo]] = {}
     for info in infos:
         if modalities and info.modality not in modalities:
@@ -310,7 +155,7 @@ def select_detectors(
         chosen.setdefault(info.modality, []).append(info)
     if not chosen:
         raise DemoError("no registered detector matches the demo's selection")
-    return {m: chosen[m] for m in DEMOS if m in chosen}
+    return {m: chosen[m] for m in available if m in chosen}
 
 
 def evaluate(det: Any, demo: ModalityDemo) -> Run:
@@ -471,7 +316,7 @@ def run_demo(
         task = progress.add_task("generating data", total=total)
         for modality, infos in chosen.items():
             progress.update(task, description=f"{modality}: generating data")
-            demos[modality] = demo = DEMOS[modality](quick)
+            demos[modality] = demo = demo_classes()[modality](quick)
             runs[modality] = []
             for info in infos:
                 progress.update(task, description=f"{modality}: {info.name}")

@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-MODALITY_TITLES = {
-    "tabular": "Tabular data",
-    "image": "Images",
-    "series": "Time series",
-    "logs": "Logs",
-    "graph": "Graphs",
-    "video": "Video",
-}
+
+def _modality_titles() -> dict[str, str]:
+    """Modality name → heading, in the modality registry's order."""
+    from .core.modality import modalities
+
+    return {m.name: m.title or m.name.capitalize() for m in modalities()}
 
 
 def _value(value: Any) -> str:
@@ -22,6 +20,13 @@ def _value(value: Any) -> str:
     except TypeError:
         text = repr(value)
     return f"`{text}`"
+
+
+def _accepted(forms: Any) -> str:
+    """The declared constraint of one parameter, in words ("not declared" when absent)."""
+    from .core.constraints import describe
+
+    return "not declared" if forms is None else describe(list(forms))
 
 
 def _cell(text: str) -> str:
@@ -37,7 +42,8 @@ def detectors_markdown(pages_dir: Path | None = None) -> str:
     import normalcy as nc
     from normalcy.core.registry import get_class, unavailable_families
 
-    order = {m: i for i, m in enumerate(MODALITY_TITLES)}
+    titles = _modality_titles()
+    order = {m: i for i, m in enumerate(titles)}
     infos = sorted(nc.detectors(), key=lambda i: (order.get(i.modality, len(order)), i.name))
     lines = [
         "# Detectors",
@@ -57,11 +63,15 @@ def detectors_markdown(pages_dir: Path | None = None) -> str:
             f"{_cell(info.paper)} | {info.year} | {'yes' if info.can_localise else ''} | "
             f"{'yes' if info.streaming else ''} |"
         )
+    aliased = [i for i in infos if i.aliases]
+    if aliased:
+        lines += ["", "Old names that still create and load (aliases):"]
+        lines += [f"- {', '.join(f'`{a}`' for a in i.aliases)} → `{i.name}`" for i in aliased]
     missing = unavailable_families()
     if missing:
         lines += ["", "Families not importable in the environment that generated this page:"]
         lines += [f"- `{family}`: {_cell(reason)}" for family, reason in missing.items()]
-    for modality, title in MODALITY_TITLES.items():
+    for modality, title in titles.items():
         group = [i for i in infos if i.modality == modality]
         if not group:
             continue
@@ -84,16 +94,27 @@ def detectors_markdown(pages_dir: Path | None = None) -> str:
                 f"- **Module:** `{info.module}`",
                 f'- **Create:** `nc.create("{info.name}")`',
             ]
+            if info.aliases:
+                lines.append(f"- **Old names:** {', '.join(f'`{a}`' for a in info.aliases)}")
             if pages_dir is not None and (pages_dir / f"{info.name}.md").is_file():
                 rel = f"{pages_dir.name}/{info.name}.md"
                 lines.append(f"- **Details:** [{rel}]({rel})")
-            quick = getattr(get_class(info.name), "quick_params", {})
+            cls = get_class(info.name)
+            quick = getattr(cls, "quick_params", {})
             if quick:
                 settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in quick.items())
                 lines.append(f"- **Quick settings** (demo, smoke tests): {settings}")
             if info.params:
-                lines += ["", "| parameter | default (JSON, as `--param` takes it) |", "|---|---|"]
-                lines += [f"| `{k}` | {_cell(_value(v))} |" for k, v in info.params.items()]
+                constraints = getattr(cls, "_parameter_constraints", {})
+                lines += [
+                    "",
+                    "| parameter | default (JSON, as `--param` takes it) | accepted values |",
+                    "|---|---|---|",
+                ]
+                lines += [
+                    f"| `{k}` | {_cell(_value(v))} | {_cell(_accepted(constraints.get(k)))} |"
+                    for k, v in info.params.items()
+                ]
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import normalcy as nc
-from normalcy.core.image_input import as_images
-from normalcy.core.series_input import as_series
-from normalcy.core.tabular_input import as_tabular
+from normalcy.image.input import as_images
+from normalcy.series.input import as_series
+from normalcy.tabular.input import as_tabular
 
 RNG = np.random.default_rng(0)
 GOOD = RNG.normal(size=(50, 3))
@@ -157,3 +157,101 @@ def test_image_grayscale_and_uint16_become_rgb_floats(tmp_path):
     assert img.shape == (12, 12, 3) and img.dtype == np.float32 and img.max() == 1.0
     arr16 = as_images(np.full((1, 10, 10), 65535, np.uint16))[0]
     assert arr16.max() == 1.0
+
+
+# -- the finiteness guard on every public output ------------------------------------------
+def _constant_output_detector(values, maps=None):
+    from normalcy.tabular.base import TabularDetector
+
+    class Fixed(TabularDetector):
+        def __init__(self, seed: int = 0):
+            self.seed = seed
+
+        def _fit(self, X):
+            pass
+
+        def _score(self, X):
+            if maps is None:
+                return np.asarray(values, dtype=np.float64)
+            return nc.Scores(scores=np.zeros(len(X)), maps=np.asarray(maps))
+
+    return Fixed().fit(GOOD)
+
+
+def test_nan_scores_raise_naming_the_samples():
+    det = _constant_output_detector([0.1, np.nan, 0.3, np.nan])
+    with pytest.raises(nc.NonFiniteScoreError, match=r"2 sample\(s\) \(index 1, 3\)"):
+        det.score(GOOD[:4])
+    assert issubclass(nc.NonFiniteScoreError, nc.NormalcyError)
+
+
+def test_infinite_scores_are_clipped_preserving_order():
+    det = _constant_output_detector([np.inf, 1.0, -np.inf, 2.0])
+    scores = det.score(GOOD[:4]).scores
+    big = np.finfo(np.float64).max
+    assert scores.tolist() == [big, 1.0, -big, 2.0]
+    assert np.all(np.isfinite(scores)) and list(np.argsort(scores)) == [2, 1, 3, 0]
+
+
+def test_maps_are_guarded_too():
+    maps = np.zeros((3, 4, 4), dtype=np.float32)
+    maps[1, 2, 2] = np.inf
+    res = _constant_output_detector(None, maps).score(GOOD[:3])
+    assert res.maps[1, 2, 2] == np.finfo(np.float32).max
+    maps[2, 0, 0] = np.nan
+    with pytest.raises(nc.NonFiniteScoreError, match=r"anomaly maps for 1 sample\(s\) \(index 2\)"):
+        _constant_output_detector(None, maps).score(GOOD[:3])
+
+
+def test_score_one_is_guarded():
+    from normalcy.series.base import SeriesDetector
+
+    class Stream(SeriesDetector):
+        def __init__(self, value: float = 0.0):
+            self.value = value
+
+        def score_one(self, x):
+            return self.value
+
+    assert Stream(np.inf).score_one(1.0) == np.finfo(np.float64).max
+    with pytest.raises(nc.NonFiniteScoreError):
+        Stream(np.nan).score_one(1.0)
+
+
+# -- input specs read from model files are validated ---------------------------------------
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"n_features": "3"},
+        {"n_features": 0},
+        {"n_features": 10**7},
+        {"n_features": True},
+        {"n_features": 2.0},
+        {"n_features": 2, "feature_names": ["a"]},
+        {"n_features": 2, "feature_names": ["a", 3]},
+        {"n_features": 2, "feature_names": "ab"},
+        [1, 2],
+    ],
+)
+def test_tabular_input_spec_from_a_file_is_checked(spec):
+    from normalcy.tabular.base import TabularDetector
+
+    with pytest.raises(nc.ModelFileError, match="input_spec"):
+        TabularDetector()._set_input_spec(spec)
+
+
+def test_valid_input_specs_are_restored():
+    from normalcy.series.base import SeriesDetector
+    from normalcy.tabular.base import TabularDetector
+
+    det = TabularDetector()
+    det._set_input_spec({"n_features": 2, "feature_names": ["a", "b"]})
+    assert det.n_features_in_ == 2 and det.feature_names_in_ == ["a", "b"]
+    series = SeriesDetector()
+    series._set_input_spec({"n_channels": None})
+    series._set_input_spec({"n_channels": 3})
+    assert series.n_channels_ == 3
+    for bad in ({"n_channels": -1}, {"n_channels": "3"}, {"n_channels": 10**9}):
+        with pytest.raises(nc.ModelFileError, match="n_channels"):
+            SeriesDetector()._set_input_spec(bad)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import normalcy as nc
-from normalcy.core.tabular_input import MAX_ABS, as_tabular
+from normalcy.tabular.input import MAX_ABS, as_tabular
 
 NAMES = sorted(info.name for info in nc.detectors("tabular"))
 

@@ -49,8 +49,8 @@ COLUMNS = [
 
 
 def _source_paths(root: Path | None) -> list[Path]:
-    from ..core.image_input import list_image_files
     from ..datasets import mtd
+    from ..image.input import list_image_files
 
     if root is None:
         root = Path("../shared/datasets/mtd")
@@ -74,7 +74,7 @@ def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
 def _write_images(sources: list[Path], n: int, folder: Path) -> None:
     from PIL import Image
 
-    from ..core.image_input import as_images, resize_image
+    from ..image.input import as_images, resize_image
 
     src = as_images([str(p) for p in sources])
     for i in range(n):

@@ -1,15 +1,27 @@
-"""Detector base classes: the one contract every method follows.
+"""The detector base class: the one contract every method follows.
 
 ``fit`` learns normality from (almost) all-normal data and returns ``self``; ``score``
 returns ``Scores`` (higher = more anomalous, finite); ``calibrate`` sets a threshold from
 held-out normal data; ``save``/``nc.load`` write and read safe model files.
 
-A subclass implements ``_fit``, ``_score``, ``_get_state`` and ``_set_state``. Input
-validation happens here, once, at the boundary.
+A subclass implements ``_fit``, ``_score``, ``_get_state``, ``_set_state`` and
+``_state_spec``. Each data type's package adds a base class with its input validation
+(``normalcy.<modality>.base``); ``core`` knows no data type by name (see
+``core.modality``).
+
+scikit-learn compatibility: ``get_params(deep=True)``, ``set_params(**params)`` (checked
+against the declared constraints) and ``fit(X, y=None)`` follow the estimator contract, so
+``sklearn.base.clone`` and ``sklearn.pipeline.Pipeline`` accept detectors. Labels are
+ignored unless the detector declares ``uses_labels=True`` at registration.
+
+Every public output passes the finiteness guard of ``core.finite``: NaN raises
+``NonFiniteScoreError``, ±inf is clipped to the dtype's finite range.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,16 +29,25 @@ import numpy as np
 
 from . import network
 from .constraints import validate_params
-from .errors import InputError, NotFittedError
-from .image_input import ImageSource, as_images
+from .errors import InputError, ModelFileError, NotFittedError
+from .finite import finite_value
 from .registry import DetectorInfo
 from .scores import Scores
-from .series_input import SeriesData, as_series
 from .state_spec import StateSpec
-from .tabular_input import as_tabular, column_names
 from .threshold import Threshold
 
 State = tuple[dict[str, np.ndarray], dict[str, Any]]
+
+
+def _guard_score_one(method: Any) -> Any:
+    """Wrap a ``score_one`` so that its float passes the finiteness guard."""
+
+    @functools.wraps(method)
+    def score_one(self: Any, x: Any) -> float:
+        return finite_value(method(self, x), "score")
+
+    score_one._finite_guarded = True  # type: ignore[attr-defined]
+    return score_one
 
 
 class Detector:
@@ -38,32 +59,111 @@ class Detector:
     # Small, fast settings for smoke tests and the demo (e.g. fewer epochs); not defaults.
     quick_params: ClassVar[dict[str, Any]] = {}
     # Acceptable values of each constructor parameter (see ``core.constraints``); checked by
-    # ``create``, ``fit`` and ``load``, printed by ``normalcy docs``.
+    # ``create``, ``fit``, ``set_params`` and ``load``, printed by ``normalcy docs``.
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    # Whether input is a 2-D array scikit-learn's transformers can produce (its input tag).
+    _sklearn_2d_input: ClassVar[bool] = False
 
     threshold: Threshold | None = None
 
-    # -- parameters -------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values (scikit-learn style)."""
-        return {k: getattr(self, k) for k in self.info.params}
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = getattr(cls, "score_one", None)
+        if callable(method) and not getattr(method, "_finite_guarded", False):
+            cls.score_one = _guard_score_one(method)  # type: ignore[attr-defined]
+
+    # -- parameters (scikit-learn's estimator contract) ------------------------------------
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Constructor parameter names, in signature order."""
+        return [
+            name
+            for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters and their current values (scikit-learn style).
+
+        With ``deep``, parameters of nested estimators are added as ``<param>__<name>``.
+        """
+        params = {k: getattr(self, k) for k in self._get_param_names()}
+        if deep:
+            for key, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params.update((f"{key}__{k}", v) for k, v in value.get_params().items())
+        return params
+
+    def set_params(self, **params: Any) -> Detector:
+        """Set constructor parameters (checked against the declared constraints); ``self``.
+
+        Like scikit-learn, this does not refit: call ``fit`` again to use the new values.
+        """
+        if not params:
+            return self
+        valid = self._get_param_names()
+        unknown = sorted(k for k in params if k.partition("__")[0] not in valid)
+        if unknown:
+            raise InputError(
+                f"{self._owner()} has no parameter(s) {unknown}; its parameters are {sorted(valid)}"
+            )
+        own = {k: v for k, v in params.items() if "__" not in k}
+        validate_params(self._owner(), self._parameter_constraints, own)
+        for key, value in own.items():
+            setattr(self, key, value)
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            if "__" in key:
+                outer, _, inner = key.partition("__")
+                nested.setdefault(outer, {})[inner] = value
+        for outer, values in nested.items():
+            getattr(self, outer).set_params(**values)
+        return self
+
+    def _owner(self) -> str:
+        return f"detector {self.name or type(self).__name__!r}"
 
     def _validate_params(self) -> None:
         """Raise ``InputError`` naming every parameter outside its declared constraint."""
-        validate_params(f"detector {self.name!r}", self._parameter_constraints, self.get_params())
+        validate_params(self._owner(), self._parameter_constraints, self.get_params(deep=False))
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (an unsupervised outlier detector), for
+        ``Pipeline``, ``clone`` and ``check_is_fitted``; imports scikit-learn only when asked."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        info = getattr(type(self), "info", None)
+        return Tags(
+            estimator_type="outlier_detector",
+            target_tags=TargetTags(required=bool(info is not None and info.uses_labels)),
+            requires_fit=info is None or info.needs_fit,
+            non_deterministic="seed" not in self._get_param_names(),
+            input_tags=InputTags(two_d_array=self._sklearn_2d_input),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({params})"
 
     # -- public API ---------------------------------------------------------------------
-    def fit(self, X: Any) -> Detector:
-        """Learn normality from ``X`` (normal data only); returns ``self``."""
+    def fit(self, X: Any, y: Any = None) -> Detector:
+        """Learn normality from ``X`` (normal data only); returns ``self``.
+
+        ``y`` is accepted for scikit-learn compatibility and ignored, unless the detector
+        was registered with ``uses_labels=True`` (then ``_fit`` receives it as ``y``).
+        """
         self._validate_params()
         self.threshold = None  # a threshold calibrated for the old fit no longer applies
         data = self._check_fit_input(X)
+        info = getattr(type(self), "info", None)
         with network.policy_of(self):  # a detector from a model file never downloads
-            self._fit(data)
+            if info is not None and info.uses_labels:
+                self._fit(data, y=y)
+            else:
+                self._fit(data)
         self.is_fitted_ = True
         return self
 
@@ -75,6 +175,8 @@ class Detector:
             result = self._score(data)
         if not isinstance(result, Scores):
             result = Scores(scores=result)
+        else:  # a Scores whose arrays were changed after construction: guard them again
+            result.__post_init__()
         if result.index is None:
             result.index = self._index_of(data)
         if self.threshold is not None:
@@ -142,7 +244,9 @@ class Detector:
         return {}
 
     def _set_input_spec(self, spec: dict[str, Any]) -> None:
-        return None
+        """Restore ``_input_spec`` from a model file; subclasses validate every value."""
+        if not isinstance(spec, dict):
+            raise ModelFileError(f"input_spec must be a JSON object, got {type(spec).__name__}")
 
     # -- helpers --------------------------------------------------------------------------
     @property
@@ -150,85 +254,31 @@ class Detector:
         return bool(getattr(self, "is_fitted_", False))
 
     def _require_fitted(self) -> None:
-        if self.info.needs_fit and not self.is_fitted:
+        info = getattr(type(self), "info", None)
+        if (info is None or info.needs_fit) and not self.is_fitted:
             raise NotFittedError(
                 f"{type(self).__name__} ({self.name!r}) is not fitted; call fit(normal_data) first"
             )
 
 
-class TabularDetector(Detector):
-    """Base for detectors on 2-D numeric data (n_samples, n_features)."""
-
-    modality = "tabular"
-    min_fit_samples: ClassVar[int] = 2
-
-    def _check_fit_input(self, X: Any) -> np.ndarray:
-        arr = as_tabular(X, name="X", min_samples=self.min_fit_samples)
-        self.n_features_in_ = arr.shape[1]
-        self.feature_names_in_ = column_names(X)
-        return arr
-
-    def _check_score_input(self, X: Any) -> np.ndarray:
-        return as_tabular(X, n_features=self.n_features_in_, name="X")
-
-    def _input_spec(self) -> dict[str, Any]:
-        return {"n_features": self.n_features_in_, "feature_names": self.feature_names_in_}
-
-    def _set_input_spec(self, spec: dict[str, Any]) -> None:
-        self.n_features_in_ = int(spec["n_features"])
-        self.feature_names_in_ = spec.get("feature_names")
-
-
-class ImageDetector(Detector):
-    """Base for detectors on images; ``_score`` receives an ``ImageSource`` and the size
-    (H, W) that maps must have (see ``core.image_input`` for the mixed-size policy)."""
-
-    modality = "image"
-    on_mixed_sizes: str = "resize"
-
-    def _check_fit_input(self, X: Any) -> ImageSource:
-        return as_images(X, name="training images")
-
-    def _check_score_input(self, X: Any) -> ImageSource:
-        source = as_images(X, name="images")
-        source.output_size(self.on_mixed_sizes)  # validates the policy early
-        return source
-
-    def _index_of(self, data: ImageSource) -> Any:
-        return list(data.names)
-
-
-class SeriesDetector(Detector):
-    """Base for detectors on series (T,) or (T, C); one score per time step."""
-
-    modality = "series"
-    nan_policy: str = "raise"
-
-    def min_length(self) -> int:
-        """Shortest series the detector accepts (its window length, usually)."""
-        return 2
-
-    def _check_fit_input(self, X: Any) -> SeriesData:
-        data = as_series(
-            X, min_length=self.min_length(), nan_policy=self.nan_policy, name="training series"
+def spec_int(spec: dict[str, Any], key: str, low: int, high: int, *, optional: bool = False):
+    """``spec[key]`` from a model file's input spec, checked to be an int in [low, high]."""
+    value = spec.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ModelFileError(
+            f"input_spec[{key!r}] must be an integer in [{low}, {high}], got {value!r}"
         )
-        self.n_channels_ = data.n_channels
-        return data
+    return value
 
-    def _check_score_input(self, X: Any) -> SeriesData:
-        return as_series(
-            X,
-            min_length=self.min_length(),
-            n_channels=getattr(self, "n_channels_", None),
-            nan_policy=self.nan_policy,
-        )
 
-    def _index_of(self, data: SeriesData) -> Any:
-        return data.index
+def __getattr__(name: str) -> Any:
+    """``from normalcy.core.base import TabularDetector`` (the old home of the modality base
+    classes) keeps working: the name is looked up in the modality registry on first use."""
+    from .modality import base_class_names, resolve_ref
 
-    def _input_spec(self) -> dict[str, Any]:
-        return {"n_channels": getattr(self, "n_channels_", None)}
-
-    def _set_input_spec(self, spec: dict[str, Any]) -> None:
-        if spec.get("n_channels") is not None:
-            self.n_channels_ = int(spec["n_channels"])
+    ref = base_class_names().get(name)
+    if ref is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return resolve_ref(ref)

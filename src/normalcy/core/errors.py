@@ -15,6 +15,10 @@ class NotFittedError(NormalcyError, RuntimeError):
     """A detector was asked to score or save before ``fit``."""
 
 
+class NonFiniteScoreError(NormalcyError, ArithmeticError):
+    """A detector produced NaN scores or maps; they are never returned to the caller."""
+
+
 class ModelFileError(NormalcyError, OSError):
     """A model file is truncated, tampered with, foreign, or from a newer format."""
 

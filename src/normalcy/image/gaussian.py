@@ -36,12 +36,12 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.threshold import Threshold
 from .backbones import backbone_layers
 from .feature_detector import FeatureImageDetector
+from .input import ImageSource
 from .sampling import PatchReservoir
 
 MAX_MAP_POSITIONS = 50_000  # training positions per level used for the map Gaussians

@@ -63,10 +63,10 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureBatch, FeatureImageDetector, _progress, local_average
+from .input import ImageSource
 
 DEFAULT_LAYERS = ("stage6", "stage7")
 

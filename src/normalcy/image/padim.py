@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .input import ImageSource
 
 
 @register(

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import InputError
-from ..core.image_input import resize_image
+from .input import resize_image
 
 RESIZE_POLICIES = ("stretch", "keep_aspect")
 Box = tuple[int, int, int, int]  # y0, x0, y1, x1 in output pixels (end exclusive)

@@ -44,10 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector
+from .input import ImageSource
 from .preprocess import gaussian_blur, upsample
 from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
 

@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 from ..core.errors import InputError
-from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .input import ImageSource
 from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
 
 

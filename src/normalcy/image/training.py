@@ -42,8 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.base import ImageDetector
 from ..core.errors import InputError
+from .base import ImageDetector
 
 StepOutput = torch.Tensor | dict[str, torch.Tensor]
 CHECKPOINT_FORMAT = "normalcy.checkpoint"

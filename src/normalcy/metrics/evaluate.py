@@ -22,7 +22,27 @@ from .series import (
     vus_roc,
 )
 
-Kind = Literal["image", "pixel", "series", "tabular"]
+Kind = Literal["ranking", "pixel", "series"] | str
+
+# The metric families this module computes; any other ``kind`` is a modality name, judged
+# by its ``Modality.evaluation_kind`` (e.g. "image" and "tabular" → "ranking").
+METRIC_KINDS = ("ranking", "pixel", "series")
+
+
+def metric_kind(kind: str) -> str:
+    """The metric family of ``kind``: itself, or the evaluation kind of the modality so named."""
+    if kind in METRIC_KINDS:
+        return kind
+    from ..core.errors import UnknownDetectorError
+    from ..core.modality import get_modality, modality_names
+
+    try:
+        return get_modality(kind).evaluation_kind
+    except (UnknownDetectorError, TypeError):
+        raise InputError(
+            f"kind={kind!r}; expected one of {list(METRIC_KINDS)} or a modality name "
+            f"{modality_names()}"
+        ) from None
 
 
 def _ranking_row(yt: np.ndarray, ys: np.ndarray, fpr: float) -> dict[str, float]:
@@ -49,7 +69,10 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every metric that applies to ``kind``, as one row (a flat dict of numbers).
 
-    ``kind="image"`` or ``"tabular"`` (one score per sample): ``n``, ``n_anomalies``,
+    ``kind`` is a metric family ("ranking", "pixel", "series") or a modality name, which
+    stands for its ``Modality.evaluation_kind`` ("image" and "tabular" → "ranking").
+
+    ``kind="ranking"``, ``"image"`` or ``"tabular"`` (one score per sample): ``n``, ``n_anomalies``,
     ``auroc``, ``average_precision``, ``f1_max``, ``f1_max_threshold``, ``tpr_at_fpr_<fpr>``.
 
     ``kind="pixel"`` (``y_true`` masks and ``y_score`` maps, (N, H, W)): ``n_images``,
@@ -69,21 +92,22 @@ def evaluate(
     ``UndefinedMetricWarning`` names them.
     """
     fpr = check_rate(fpr, "fpr")
+    family = metric_kind(kind)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UndefinedMetricWarning)
-        if kind in ("image", "tabular"):
+        if family == "ranking":
             yt, ys = pair_1d(y_true, y_score)
             row: dict[str, Any] = {"kind": kind, "n": int(yt.size)}
             row["n_anomalies"] = int(np.count_nonzero(yt))
             row.update(_ranking_row(yt, ys, fpr))
-        elif kind == "pixel":
+        elif family == "pixel":
             m, a = pair_maps(y_true, y_score)
             row = {"kind": kind, "n_images": int(m.shape[0])}
             row["n_anomalous_images"] = int(np.count_nonzero(m.reshape(m.shape[0], -1).any(1)))
             row["pixel_auroc"] = pixel_auroc(m, a)
             row["aupro"] = aupro(m, a)
             row["aupimo"] = aupimo(m, a).mean
-        elif kind == "series":
+        elif family == "series":
             yt, ys = pair_1d(y_true, y_score)
             row = {"kind": kind, "n": int(yt.size), "n_anomalies": int(np.count_nonzero(yt))}
             row["n_events"] = int(np.count_nonzero(np.diff(np.r_[0, yt.astype(np.int8)]) == 1))
@@ -108,8 +132,8 @@ def evaluate(
                     row[key] = float("nan")
                 for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
                     row[f"nab_{profile}"] = float("nan")
-        else:
-            raise InputError(f"kind={kind!r}; expected 'image', 'pixel', 'series' or 'tabular'")
+        else:  # a modality declared an evaluation kind this module does not compute
+            raise InputError(f"kind={kind!r} maps to unknown metric family {family!r}")
     others = [w for w in caught if not issubclass(w.category, UndefinedMetricWarning)]
     for w in others:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -123,4 +147,4 @@ def evaluate(
     return row
 
 
-__all__ = ["evaluate"]
+__all__ = ["METRIC_KINDS", "evaluate", "metric_kind"]

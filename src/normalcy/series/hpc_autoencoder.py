@@ -43,7 +43,6 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.registry import register
-from ..core.series_input import SeriesData
 from ._torch_utils import (
     epoch_progress,
     load_module_arrays,
@@ -53,6 +52,7 @@ from ._torch_utils import (
     resolve_device,
     torch_session,
 )
+from .input import SeriesData
 from .normalise import Normaliser
 from .windowed import WindowedDetector
 from .windows import sliding_windows

@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core.base import SeriesDetector
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
-from ..core.series_input import SeriesData
+from .base import SeriesDetector
+from .input import SeriesData
 from .windows import SPREAD_RULES, resolve_window, spread_scores
 
 MIN_AUTO_WINDOW = 8

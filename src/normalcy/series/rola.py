@@ -74,11 +74,11 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from ..core.base import SeriesDetector
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
-from ..core.series_input import SeriesData
+from .base import SeriesDetector
+from .input import SeriesData
 from .normalise import NORMALISE_METHODS, Normaliser
 from .streaming import StreamingMixin
 

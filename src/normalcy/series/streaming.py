@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.scores import Scores
-from ..core.series_input import as_series
+from .input import as_series
 
 
 class WindowBuffer:

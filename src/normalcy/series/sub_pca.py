@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.registry import register
-from ..core.series_input import SeriesData
+from .input import SeriesData
 from .streaming import StreamingMixin, WindowBuffer
 from .windowed import WindowedDetector
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.base import SeriesDetector
 from ..core.errors import InputError
 from ..core.scores import Scores
-from ..core.series_input import SeriesData
+from .base import SeriesDetector
+from .input import SeriesData
 from .normalise import Normaliser
 from .windows import SPREAD_RULES, resolve_window, sliding_windows, spread_scores, window_starts
 

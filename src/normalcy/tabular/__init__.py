@@ -1,10 +1,6 @@
-"""Tabular detectors: PyOD's classics behind normalcy's API, and the methods of recent research."""
+"""Tabular detectors: PyOD's classics behind normalcy's API, and the methods of recent research.
 
-from . import (  # noqa: F401  (importing a module registers its detectors)
-    apre,
-    auto,
-    fedpca,
-    mss,
-    pyod_deep,
-    pyod_detectors,
-)
+Importing this package imports no detector: ``nc.create(name)`` imports the one module it
+needs, ``nc.detectors()`` all of them (see ``core.registry``). ``modality.py`` describes
+the data type to the rest of normalcy.
+"""

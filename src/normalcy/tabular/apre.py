@@ -40,11 +40,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.constraints import Interval, Real
 from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
+from .base import TabularDetector
 from .common import BATCH, DECAY, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
 from .mss import MSS_CONSTRAINTS, mean_shift, reference_sample
 from .preprocessing import ColumnScaler, add_drift, finite_span

@@ -66,11 +66,11 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import rankdata
 
-from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, ListOf, Options, Real, Satisfies
 from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
+from .base import TabularDetector
 from .common import SEED, CheckedColumns
 from .ensemble_members import FAMILIES, KNNMember, Member, make_member
 from .preprocessing import ColumnScaler, add_drift, finite_span

@@ -3,7 +3,7 @@ scoring time, the input spec a model file may claim, and common parameter constr
 
 ``CheckedColumns`` is a mixin placed before ``TabularDetector`` in each detector's bases:
 scoring input is compared with the feature names seen in ``fit`` (scikit-learn's rules,
-see ``core.tabular_input``).
+see ``tabular.input``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.constraints import Interval, ListOf
 from ..core.errors import ModelFileError
-from ..core.tabular_input import as_tabular
+from .input import as_tabular
 
 # Widest table a model file may claim (a bound, so a tampered spec cannot size huge arrays).
 MAX_FEATURES = 10_000_000

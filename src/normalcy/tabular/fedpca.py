@@ -47,13 +47,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError, ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
-from ..core.tabular_input import as_tabular, column_names
+from .base import TabularDetector
 from .common import SEED, CheckedColumns
+from .input import as_tabular, column_names
 from .preprocessing import ColumnScaler, add_drift, finite_span
 
 BYTES_PER_FLOAT = 8

@@ -28,11 +28,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, Satisfies
 from ..core.errors import InputError, ModelFileError
 from ..core.registry import create, get_class, register
 from ..core.state_spec import ArraySpec, StateSpec, verify_state
+from .base import TabularDetector
 from .common import SEED, CheckedColumns
 from .preprocessing import ColumnScaler, add_drift, finite_span
 

@@ -6,7 +6,7 @@ such a column is reported separately by :meth:`ColumnScaler.drift`, so that a de
 rank it above everything it has seen.
 
 Numerics: means and deviations are computed on each column divided by a power of two near
-its largest magnitude (exact), so values up to ``core.tabular_input.MAX_ABS`` and columns of
+its largest magnitude (exact), so values up to ``tabular.input.MAX_ABS`` and columns of
 tiny magnitude (1e-300, subnormal) give finite, scale-free z-scores. A z-score beyond
 ``Z_CLIP`` at scoring time (a value far outside a column's training spread) is clipped
 there, so that downstream squares stay finite even in float32 networks.

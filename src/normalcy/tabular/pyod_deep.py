@@ -23,12 +23,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, Options
 from ..core.errors import InputError, ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
+from .base import TabularDetector
 from .common import BATCH, DECAY, DROPOUT, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
 from .preprocessing import ColumnScaler, add_drift, finite_span
 from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch

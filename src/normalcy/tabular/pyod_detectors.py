@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.base import TabularDetector
 from ..core.constraints import Integral, Interval, ListOf, Options, Real, Satisfies, check_value
 from ..core.errors import InputError, ModelFileError
 from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
+from .base import TabularDetector
 from .common import SEED, CheckedColumns
 
 _COUNT = Interval(Integral, 1, 100_000)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 # Largest accepted magnitude: squares (and sums of a few of them) stay finite in float64.
 MAX_ABS = 1e154

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 NAN_POLICIES = ("raise", "interpolate")
 
