@@ -12,7 +12,6 @@ import importlib
 import inspect
 import json
 import pkgutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -110,14 +109,12 @@ def read_table(path: Path, *, time_index: bool = True):
         raise InputError(f"{path} has no columns")
     first = str(frame.columns[0])
     if time_index and first.strip().lower() in TIME_COLUMNS:
+        from .core.series_input import parse_timestamps
+
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-                stamps = pd.to_datetime(frame[first])
-        except (ValueError, TypeError) as exc:
-            raise InputError(
-                f"column {first!r} of {path} could not be parsed as timestamps ({exc})"
-            ) from None
+            stamps = parse_timestamps(frame[first], name=first)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         frame = frame.drop(columns=[first])
         frame.index = pd.DatetimeIndex(stamps, name=first)
     return frame

@@ -55,8 +55,9 @@ from ..core.base import SeriesDetector
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
-from ..core.series_input import SeriesData
-from .normalise import NORMALISE_METHODS, Normaliser
+from ..core.series_input import MAX_ABS, SeriesData
+from .normalise import CLIP, NORMALISE_METHODS, Normaliser
+from .numerics import finite_score, finite_scores
 from .streaming import StreamingMixin
 
 SCORE, LEARN, OBSERVE = 0, 1, 2
@@ -328,7 +329,7 @@ def _run(values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, prof, rece
     z = np.empty(values.shape[1])
     for t in range(values.shape[0]):
         for ch in range(values.shape[1]):
-            z[ch] = (values[t, ch] - centre[ch]) / scale[ch]
+            z[ch] = min(max((values[t, ch] - centre[ch]) / scale[ch], -CLIP), CLIP)
         out[t] = _step(z, -1.0, hist, ctx, dists, novs, sums, lo, hi, prof, recent, counters,
                        params, mode, work, d_out)  # fmt: skip
 
@@ -496,16 +497,16 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
     def _score(self, data: SeriesData) -> Scores:
         self._check_params()
         copy = {key: arr.copy() for key, arr in self._state().items()}
-        return Scores(scores=self._advance(data.values, copy, LEARN))
+        return Scores(scores=finite_scores(self._advance(data.values, copy, LEARN)))
 
     # -- streaming ------------------------------------------------------------------------
     def score_one(self, x: Any) -> float:
-        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
-            return self._call(x, SCORE)
+        if isinstance(x, float) and self._fast_ready() and -MAX_ABS <= x <= MAX_ABS:
+            return finite_score(self._call(x, SCORE))
         return super().score_one(x)
 
     def learn_one(self, x: Any) -> ConformalKNN:
-        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
+        if isinstance(x, float) and self._fast_ready() and -MAX_ABS <= x <= MAX_ABS:
             self._call(x, LEARN)
             self._last1[0] = x
             self._last_point_ = self._last1
@@ -520,10 +521,10 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         """One kernel step; ``x`` is a point array (C,) or, univariate, a float."""
         if isinstance(x, float):
             z = self._z1
-            z[0] = (x - self._c0) / self._s0
+            z[0] = min(max((x - self._c0) / self._s0, -CLIP), CLIP)
             value: Any = x
         else:
-            z = (x - self._centre) / self._scale
+            z = np.clip((x - self._centre) / self._scale, -CLIP, CLIP)
             value = z.tobytes()
         counters = self.counters_
         n_learned, n_seen = int(counters[1]), int(counters[2])

@@ -41,6 +41,7 @@ from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.series_input import SeriesData
+from .numerics import finite_scores
 from .windows import SPREAD_RULES, resolve_window, spread_scores
 
 MIN_AUTO_WINDOW = 8
@@ -197,8 +198,12 @@ class MatrixProfileDiscord(SeriesDetector):
             m = max(MIN_POOLED_WINDOW, round(self.window_ / factor))
         per_channel = np.empty_like(values)
         for c in range(values.shape[1]):
-            scored = pool(values[:, c], factor)
-            reference = pool(ref[:, c], factor)
+            # z-normalised distances are scale-free: divide by the peak so no square overflows
+            # (1e150-scale series) and no spread underflows the constancy floor (1e-300 scale)
+            peak = max(float(np.abs(values[:, c]).max()), float(np.abs(ref[:, c]).max()))
+            unit = peak if peak > 0 else 1.0
+            scored = pool(values[:, c] / unit, factor)
+            reference = pool(ref[:, c] / unit, factor)
             if scored.shape[0] < m or reference.shape[0] < m:
                 raise InputError(
                     f"series of {scored.shape[0]} (pooled) steps is shorter than the window {m}"
@@ -207,6 +212,7 @@ class MatrixProfileDiscord(SeriesDetector):
             starts = np.arange(dist.size)
             points = spread_scores(dist, starts, scored.shape[0], m, self.spread)
             per_channel[:, c] = np.repeat(points, factor)[: data.length]
+        per_channel = finite_scores(per_channel)
         maps = per_channel if values.shape[1] > 1 else None
         return Scores(scores=per_channel.mean(axis=1), maps=maps)
 

@@ -79,7 +79,8 @@ from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.series_input import SeriesData
-from .normalise import NORMALISE_METHODS, Normaliser
+from .normalise import CLIP, NORMALISE_METHODS, Normaliser
+from .numerics import finite_scores
 from .streaming import StreamingMixin
 
 MIN_HISTORY = 8  # AARE values a LAD needs before it reports a standardised score
@@ -217,7 +218,7 @@ def _step(
     n = counters[_N]
     n_err = counters[_NERR]
     n_aare = counters[_NAARE]
-    z = (x - centre) / scale
+    z = np.minimum(np.maximum((x - centre) / scale, -CLIP), CLIP)
     cand = np.empty(b + 1)
     can_predict = n >= b
     can_retrain = n - b >= b + 1 and mode != OBSERVE
@@ -545,8 +546,8 @@ class RoLA(StreamingMixin, SeriesDetector):
         copy = {key: arr.copy() for key, arr in self._state().items()}
         scores, per_var = self._advance(data.values, copy)
         return Scores(
-            scores=scores,
-            maps=per_var,
+            scores=finite_scores(scores),
+            maps=finite_scores(per_var),
             extras={"rola_flags": scores > self.k, "lad_flags": per_var > self.k},
         )
 

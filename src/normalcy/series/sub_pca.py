@@ -185,12 +185,12 @@ class SubPCA(StreamingMixin, WindowedDetector):
             self._merge_block()
 
     def _observe_one(self, x: np.ndarray) -> None:
-        self.buffer_.push((x - self.normaliser_.centre_) / self.normaliser_.scale_)
+        self.buffer_.push(self.normaliser_.transform(x[None, :])[0])
 
     def _score_one(self, x: np.ndarray) -> float:
         if not hasattr(self, "window_") or self.buffer_.count < self.window_ - 1:
             return 0.0
-        z = (x - self.normaliser_.centre_) / self.normaliser_.scale_
+        z = self.normaliser_.transform(x[None, :])[0]
         w = self.buffer_.window_with(z).reshape(1, -1)
         # the newest step's own squared residual (batch ``spread="last"`` gives the same)
         return float(self._element_errors(w)[0, -x.size :].sum())

@@ -34,6 +34,7 @@ from ..core.errors import InputError
 from ..core.scores import Scores
 from ..core.series_input import SeriesData
 from .normalise import Normaliser
+from .numerics import finite_scores
 from .windows import SPREAD_RULES, resolve_window, sliding_windows, spread_scores, window_starts
 
 MIN_AUTO_WINDOW = 8
@@ -171,4 +172,4 @@ class WindowedDetector(SeriesDetector):
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=1e300, neginf=0.0)
+    return finite_scores(a)
