@@ -56,8 +56,11 @@ from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.series_input import MAX_ABS, SeriesData
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .normalise import CLIP, NORMALISE_METHODS, Normaliser
 from .numerics import finite_score, finite_scores
+from .state import channels_spec, normaliser_spec, require, set_channels
 from .streaming import StreamingMixin
 
 SCORE, LEARN, OBSERVE = 0, 1, 2
@@ -384,6 +387,19 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
 
     #: scores are already online alarm scores (the NAB protocol applies no alarm transform)
     alarm_scores = True
+    _parameter_constraints = {
+        "window": params.count(2, params.MAX_WINDOW),
+        "memory": params.count(1, 10_000_000),
+        "calibration": params.count(1, params.MAX_SIZE),
+        "horizon": params.count(1, params.MAX_SIZE),
+        "range_tolerance": params.NON_NEGATIVE,
+        "range_score": params.POSITIVE,
+        "refractory": params.count(0, params.MAX_SIZE),
+        "normalise": params.NORMALISE,
+        "warmup": params.count(2, params.MAX_SIZE),
+        "nan_policy": params.NAN_POLICY,
+        "seed": params.SEED,
+    }
 
     def __init__(
         self,
@@ -575,14 +591,56 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         return arrays, {}
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self._check_counters(np.asarray(arrays["counters"]), int(arrays["hist"].shape[1]))
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
-        missing = [key for key in _STATE_KEYS if key not in arrays]
-        if missing:  # e.g. 'recent': files saved before the refractory rule
-            raise InputError(
-                f"this conformal_knn model file lacks the state arrays {missing} (an older "
-                "normalcy wrote it); refit the detector with this version of normalcy"
-            )
         for key in _STATE_KEYS:
             dtype = np.int64 if key == "counters" else np.float64
             setattr(self, f"{key}_", np.array(arrays[key], dtype=dtype, copy=True))
         self._prepare()
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+
+    def _state_spec(self) -> StateSpec:
+        w, memory = int(self.window), int(self.memory)
+        f64 = "float64"
+        return (
+            StateSpec(
+                arrays={
+                    "hist": ArraySpec(("C", 2 * (memory + 2 * w)), f64),
+                    "ctx": ArraySpec(("C", w), f64),
+                    "dists": ArraySpec((int(self.calibration),), f64, value_range=(0.0, None)),
+                    "novs": ArraySpec((int(self.horizon),), f64),
+                    "sums": ArraySpec((3,), f64),
+                    "lo": ArraySpec(("C",), f64),
+                    "hi": ArraySpec(("C",), f64),
+                    "prof": ArraySpec((memory,), f64),
+                    "recent": ArraySpec((int(self.refractory),), f64),
+                    "counters": ArraySpec((_N_COUNTERS,), "int64", value_range=(-(2**62), 2**62)),
+                }
+            )
+            .merged(normaliser_spec())
+            .merged(channels_spec(self))
+        )
+
+    def _check_counters(self, c: np.ndarray, hist_len: int) -> None:
+        """Ring positions and fills within their rings, the search profile within the
+        history: what the kernels index with (see ``_STATE_KEYS``' comment)."""
+        w, memory = int(self.window), int(self.memory)
+        cal, horizon, refr = int(self.calibration), int(self.horizon), int(self.refractory)
+        require(0 <= c[0] <= hist_len, f"history length {c[0]} outside [0, {hist_len}]")
+        for i, what in ((1, "points learned"), (2, "points seen"), (5, "novelty count"),
+                        (10, "steps since a full search")):  # fmt: skip
+            require(c[i] >= 0, f"{what} is negative ({c[i]})")
+        require(0 <= c[3] <= cal, f"calibration fill {c[3]} outside [0, {cal}]")
+        require(0 <= c[4] < cal, f"calibration position {c[4]} outside [0, {cal})")
+        require(0 <= c[6] < horizon, f"novelty position {c[6]} outside [0, {horizon})")
+        require(c[7] in (0, 1), f"profile flag {c[7]} is not 0 or 1")
+        if c[7] == 1:
+            require(
+                w - 1 <= c[8] <= c[9] < c[0] and c[9] - c[8] < memory,
+                f"search profile [{c[8]}, {c[9]}] does not fit the history ({c[0]} points, "
+                f"memory {memory})",
+            )
+        require(0 <= c[11] < max(refr, 1), f"refractory position {c[11]} outside its ring")
+        require(0 <= c[12] <= refr, f"refractory fill {c[12]} outside [0, {refr}]")

@@ -37,11 +37,15 @@ from typing import Any
 import numpy as np
 
 from ..core.base import SeriesDetector
+from ..core.constraints import Integral, Interval
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
-from ..core.series_input import SeriesData
+from ..core.series_input import MAX_ABS, SeriesData
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .numerics import finite_scores
+from .state import channels_spec, set_channels, set_window
 from .windows import SPREAD_RULES, resolve_window, spread_scores
 
 MIN_AUTO_WINDOW = 8
@@ -136,6 +140,15 @@ class MatrixProfileDiscord(SeriesDetector):
         Unused (exact method); kept for the common interface.
     """
 
+    _parameter_constraints = {
+        "window": params.WINDOW,
+        "self_join": [bool],
+        "spread": params.SPREAD,
+        "max_pairs": [Interval(Integral, 1, None)],
+        "nan_policy": params.NAN_POLICY,
+        "seed": params.SEED,
+    }
+
     def __init__(
         self,
         *,
@@ -217,8 +230,20 @@ class MatrixProfileDiscord(SeriesDetector):
         return Scores(scores=per_channel.mean(axis=1), maps=maps)
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {"reference": self.reference_}, {"window": int(self.window_)}
+        return {"reference": self.reference_}, {}
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.reference_ = np.asarray(arrays["reference"], dtype=np.float64)
-        self.window_ = int(meta["window"])
+
+    def _input_spec(self) -> dict[str, Any]:
+        return {**super()._input_spec(), "window": int(self.window_)}
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+        set_window(self, spec)
+
+    def _state_spec(self) -> StateSpec:
+        return StateSpec(
+            arrays={"reference": ArraySpec(("n", "C"), "float64", value_range=(-MAX_ABS, MAX_ABS))},
+            dim_bounds={"n": (int(self.window_), None)},
+        ).merged(channels_spec(self))

@@ -75,12 +75,16 @@ import numpy as np
 from numba import njit
 
 from ..core.base import SeriesDetector
+from ..core.constraints import Interval, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.series_input import SeriesData
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .normalise import CLIP, NORMALISE_METHODS, Normaliser
 from .numerics import finite_scores
+from .state import COUNT_RANGE, channels_spec, normaliser_spec, set_channels
 from .streaming import StreamingMixin
 
 MIN_HISTORY = 8  # AARE values a LAD needs before it reports a standardised score
@@ -429,6 +433,18 @@ class RoLA(StreamingMixin, SeriesDetector):
     """
 
     quick_params = {"threshold_window": 512, "correlation_window": 256}
+    _parameter_constraints = {
+        "lookback": params.count(1, 1_000),
+        "retrain_window": params.count(4, params.MAX_SIZE),
+        "threshold_window": params.count(MIN_HISTORY, params.MAX_SIZE),
+        "k": params.POSITIVE,
+        "correlation_window": params.count(3, params.MAX_SIZE),
+        "correlation_threshold": [Interval(Real, 0, 1)],
+        "normalise": params.NORMALISE,
+        "warmup": params.count(8, params.MAX_SIZE),
+        "nan_policy": params.NAN_POLICY,
+        "seed": params.SEED,
+    }
 
     def __init__(
         self,
@@ -607,6 +623,31 @@ class RoLA(StreamingMixin, SeriesDetector):
         self._params = self._params_array()
         self._s_buf = np.empty(self.coef_.shape[0])
         self._history = None
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+
+    def _state_spec(self) -> StateSpec:
+        b = int(self.lookback)
+        size = max(int(self.retrain_window) + b, int(self.correlation_window)) + 1
+        f64 = "float64"
+        return (
+            StateSpec(
+                arrays={
+                    "vals": ArraySpec(("C", size), f64),
+                    "coef": ArraySpec(("C", b + 1), f64),
+                    "errs": ArraySpec(("C", b), f64, value_range=(0.0, None)),
+                    "aare": ArraySpec(("C", int(self.threshold_window)), f64),
+                    "sums": ArraySpec(("C", 2), f64),
+                    "flag": ArraySpec(("C",), f64, value_range=(0.0, 1.0)),
+                    "corr": ArraySpec(("C", "C+2"), f64),
+                    "counters": ArraySpec((3,), "int64", value_range=COUNT_RANGE),
+                },
+                dims={"C+2": int(self.n_channels_) + 2},
+            )
+            .merged(normaliser_spec())
+            .merged(channels_spec(self))
+        )
 
 
 def _numba_ready(a: np.ndarray) -> np.ndarray:

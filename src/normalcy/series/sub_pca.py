@@ -34,9 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.series_input import SeriesData
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
+from .state import buffer_spec
 from .streaming import StreamingMixin, WindowBuffer
 from .windowed import WindowedDetector
 
@@ -88,6 +92,11 @@ class SubPCA(StreamingMixin, WindowedDetector):
     """
 
     pointwise = True
+    _parameter_constraints = params.windowed(
+        n_components=[Interval(Real, 0, 1, closed="neither"), Interval(Integral, 1, None)],
+        refresh=params.count(),
+        warmup=params.count(2),
+    )
 
     def __init__(
         self,
@@ -209,6 +218,24 @@ class SubPCA(StreamingMixin, WindowedDetector):
             **self.buffer_.get_state(),
         }
         return arrays, {"n_seen": int(self.n_seen_)}
+
+    def _method_state_spec(self) -> StateSpec:
+        d = int(self.window_) * int(self.n_channels_)
+        if isinstance(self.n_components, float):
+            k: int | str = "k"
+        else:
+            k = min(int(self.n_components), d)
+        return StateSpec(
+            arrays={
+                "mean": ArraySpec((d,), "float64"),
+                "scatter": ArraySpec((d, d), "float64"),
+                "components": ArraySpec((k, d), "float64"),
+                "explained_variance": ArraySpec((k,), "float64", value_range=(0.0, None)),
+                "block": ArraySpec(("block", d), "float64"),
+            },
+            meta={"n_seen": [Interval(Integral, 1, None)]},
+            dim_bounds={"k": (1, d), "block": (0, max(int(self.refresh), 1) - 1)},
+        ).merged(buffer_spec(self.window_))
 
     def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
