@@ -58,6 +58,7 @@ from ..core.scores import Scores
 from ..core.series_input import MAX_ABS, SeriesData
 from ..core.state_spec import ArraySpec, StateSpec
 from . import params
+from .calibration import SeriesCalibration
 from .normalise import CLIP, NORMALISE_METHODS, Normaliser
 from .numerics import finite_score, finite_scores
 from .state import channels_spec, normaliser_spec, require, set_channels
@@ -348,7 +349,7 @@ def _is_int(value: Any) -> bool:
     year=2016,
     streaming=True,
 )
-class ConformalKNN(StreamingMixin, SeriesDetector):
+class ConformalKNN(StreamingMixin, SeriesCalibration, SeriesDetector):
     """Conformal nearest-neighbour novelty of the latest window, as an online alarm score.
 
     Score of a step: how far the conformal novelty ``-log10(p)`` of its window's nearest-

@@ -44,6 +44,7 @@ from ..core.scores import Scores
 from ..core.series_input import MAX_ABS, SeriesData
 from ..core.state_spec import ArraySpec, StateSpec
 from . import params
+from .calibration import SeriesCalibration
 from .numerics import finite_scores
 from .state import channels_spec, set_channels, set_window
 from .windows import SPREAD_RULES, resolve_window, spread_scores
@@ -119,7 +120,7 @@ def pool_factor(n_scored: int, n_reference: int, self_join: bool, max_pairs: int
     year=2016,
     can_localise=True,
 )
-class MatrixProfileDiscord(SeriesDetector):
+class MatrixProfileDiscord(SeriesCalibration, SeriesDetector):
     """Matrix-profile discords: distance of each window to its nearest normal neighbour.
 
     Parameters

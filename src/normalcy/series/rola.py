@@ -82,6 +82,7 @@ from ..core.scores import Scores
 from ..core.series_input import SeriesData
 from ..core.state_spec import ArraySpec, StateSpec
 from . import params
+from .calibration import SeriesCalibration
 from .normalise import CLIP, NORMALISE_METHODS, Normaliser
 from .numerics import finite_scores
 from .state import COUNT_RANGE, channels_spec, normaliser_spec, set_channels
@@ -403,7 +404,7 @@ _STATE_KEYS = ("vals", "coef", "errs", "aare", "sums", "flag", "corr", "counters
     can_localise=True,
     streaming=True,
 )
-class RoLA(StreamingMixin, SeriesDetector):
+class RoLA(StreamingMixin, SeriesCalibration, SeriesDetector):
     """RoLA: per-variable online predictors (RePAD2), correlations on the fly, majority vote.
 
     Parameters

@@ -36,6 +36,7 @@ from ..core.errors import InputError
 from ..core.scores import Scores
 from ..core.series_input import SeriesData
 from ..core.state_spec import StateSpec
+from .calibration import SeriesCalibration
 from .normalise import Normaliser
 from .numerics import finite_scores
 from .state import channels_spec, normaliser_spec, set_channels, set_window
@@ -45,7 +46,7 @@ MIN_AUTO_WINDOW = 8
 _CHUNK = 16_384  # windows scored per chunk
 
 
-class WindowedDetector(SeriesDetector):
+class WindowedDetector(SeriesCalibration, SeriesDetector):
     """Base of window-scoring series detectors (see the module docstring)."""
 
     pointwise: bool = False
