@@ -195,3 +195,19 @@ def test_cli_reads_unix_seconds_as_seconds(tmp_path):
     frame = read_table(path)
     assert frame.index[1] - frame.index[0] == pd.Timedelta(seconds=60)
     assert frame.index[0].year == 2023
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["sub_pca", "mp_discord", "rola"]),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=40, max_size=80),
+)
+def test_any_float_series_scores_finite_or_is_refused(name, values):
+    X = np.asarray(values)
+    try:
+        det = nc.create(name, **FAST[name]).fit(X)
+        scores = det.score(X[::-1].copy()).scores
+    except nc.InputError:
+        assert np.abs(X).max() > MAX_ABS
+        return
+    assert np.isfinite(scores).all()
