@@ -3,7 +3,6 @@ write is an ``InputError`` that names the file."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,12 @@ def read_table(path: Path, *, time_index: bool = True):
         raise InputError(f"{path} has a header but no rows")
     first = str(frame.columns[0])
     if time_index and first.strip().lower() in TIME_COLUMNS:
+        from .series.input import parse_timestamps  # epoch numbers: unit from magnitude
+
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-                stamps = pd.to_datetime(frame[first])
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise InputError(
-                f"column {first!r} of {path} could not be parsed as timestamps ({exc})"
-            ) from None
+            stamps = parse_timestamps(frame[first], name=first)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         frame = frame.drop(columns=[first])
         frame.index = pd.DatetimeIndex(stamps, name=first)
     return frame

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,111 @@ def test_detector_calibrate_sets_labels():
 def test_threshold_round_trips_through_dict():
     t = Threshold.at_fpr(np.arange(100.0), 0.1)
     assert Threshold.from_dict(t.to_dict()) == t
+
+
+# -- bad rates, series calibration, hostile threshold files ----------------------------------
+@pytest.mark.parametrize("rate", ["abc", None, True, [0.1], float("nan"), "0.1"])
+def test_non_numeric_rates_are_input_errors(rate):
+    with pytest.raises(nc.InputError, match="fpr"):
+        Threshold.at_fpr(np.arange(100.0), fpr=rate)
+    with pytest.raises(nc.InputError, match="contamination"):
+        Threshold.at_contamination(np.arange(100.0), contamination=rate)
+
+
+@pytest.mark.parametrize("kw", [{"fpr": "abc"}, {"fpr": 1.5}, {"contamination": "x"}])
+@pytest.mark.parametrize("name", ["ecod", "sub_pca"])
+def test_detector_calibrate_rejects_bad_rates(name, kw):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2)) if name == "ecod" else np.sin(np.arange(300) / 4.0)
+    det = nc.create(name, **({"window": 8} if name == "sub_pca" else {})).fit(X)
+    with pytest.raises(nc.InputError):
+        det.calibrate(X, **kw)
+
+
+def test_unknown_calibration_method_is_refused():
+    with pytest.raises(nc.InputError, match="calibration method"):
+        Threshold.at_fpr(np.arange(100.0), fpr=0.1, method="magic")
+
+
+def _ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -phi], rng.standard_normal(n)) * np.sqrt(1 - phi**2)
+
+
+def test_autocorrelation_time_of_independent_and_correlated_scores():
+    from normalcy.core.threshold import autocorrelation_time
+
+    rng = np.random.default_rng(0)
+    assert autocorrelation_time(rng.standard_normal(5000)) == pytest.approx(1.0, abs=0.3)
+    # AR(1) with phi = 0.9: tau = (1 + phi) / (1 - phi) = 19
+    assert autocorrelation_time(_ar1(20_000, 0.9, rng)) == pytest.approx(19.0, rel=0.3)
+    assert autocorrelation_time(np.ones(50)) == 1.0
+    assert autocorrelation_time(1e-300 * _ar1(2000, 0.9, rng)) > 5  # scale-free
+
+
+def test_series_calibration_holds_its_rate_on_autocorrelated_scores():
+    """Hold-outs of 500 strongly autocorrelated scores (tau ~ 100): the plain quantile
+    overshoots the target on later data, the series method holds it on average."""
+    rng = np.random.default_rng(3)
+    plain, series = [], []
+    for _ in range(30):
+        x = _ar1(500 + 5_000, 0.98, rng)
+        hold, later = x[:500], x[500:]
+        plain.append(np.mean(later > Threshold.at_fpr(hold, 0.05).value))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a short hold-out for this rate: it is the point
+            t = Threshold.at_fpr(hold, 0.05, method="series")
+        series.append(np.mean(later > t.value))
+    assert np.mean(plain) > 0.08  # the failure being fixed
+    assert np.mean(series) <= 0.05
+    assert np.median(series) <= 0.05
+
+
+def test_series_calibration_equals_the_quantile_scale_on_independent_scores():
+    rng = np.random.default_rng(4)
+    t = Threshold.at_fpr(rng.standard_normal(20_000), 0.05, method="series")
+    assert t.calibration == "series"
+    realised = np.mean(rng.standard_normal(200_000) > t.value)
+    assert 0.03 <= realised <= 0.05
+
+
+def test_too_short_hold_out_warns_with_the_realised_rate():
+    from normalcy.core.threshold import CalibrationWarning
+
+    with pytest.warns(CalibrationWarning, match=r"realised rate 0 on the hold-out"):
+        Threshold.at_fpr(np.arange(50.0), fpr=0.001)
+    assert issubclass(CalibrationWarning, UserWarning)
+
+
+def test_series_detectors_calibrate_with_the_series_method():
+    x = np.sin(np.arange(2000) / 5.0) + 0.1 * np.random.default_rng(0).standard_normal(2000)
+    det = nc.create("sub_pca", window=16).fit(x[:1000])
+    thr = det.calibrate(x[1000:], fpr=0.05)
+    assert thr.calibration == "series" and det.threshold is thr
+    assert nc.create("ecod").fit(np.c_[x, x]).calibrate(np.c_[x, x], 0.05).calibration == "quantile"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"value": "abc", "method": "fpr", "rate": 0.1, "n_calibration": 10},
+        {"value": float("inf"), "method": "fpr", "rate": 0.1, "n_calibration": 10},
+        {"value": 1.0, "method": "other", "rate": 0.1, "n_calibration": 10},
+        {"value": 1.0, "method": "fpr", "rate": 2.0, "n_calibration": 10},
+        {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": "10"},
+        {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10, "calibration": "x"},
+        {"value": 1.0},
+        ["not", "a", "dict"],
+    ],
+)
+def test_malformed_saved_thresholds_are_model_file_errors(data):
+    with pytest.raises(nc.ModelFileError):
+        Threshold.from_dict(data)
+
+
+def test_threshold_round_trips_through_a_dict():
+    t = Threshold.at_fpr(np.random.default_rng(0).standard_normal(500), 0.1, method="series")
+    assert Threshold.from_dict(t.to_dict()) == t
+    legacy = {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10}
+    assert Threshold.from_dict(legacy).calibration == "quantile"

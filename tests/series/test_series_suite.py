@@ -150,7 +150,7 @@ def test_make_detector_causal_settings_and_errors(tmp_path):
     assert det.spread == "last" and det.self_join is False
     assert series_suite.make_detector("sub_pca").spread == "mean"
     with pytest.raises(nc.InputError, match="dataset must be one of"):
-        series_suite.run(dataset=None, out_dir=tmp_path)
+        series_suite.run(dataset="bogus", out_dir=tmp_path)
     with pytest.raises(nc.InputError, match="not series"):
         series_suite.run(dataset="ucr", root=tmp_path, detectors=["iforest"], out_dir=tmp_path)
     with pytest.raises(nc.InputError, match="not found"):
@@ -159,9 +159,11 @@ def test_make_detector_causal_settings_and_errors(tmp_path):
 
 def test_params_override_every_detector_of_the_run(ucr_root, nab_root, tmp_path, monkeypatch):
     made = []
-    original = series_suite.create
+    from normalcy.bench import series_common
+
+    original = series_common.create
     monkeypatch.setattr(
-        series_suite, "create", lambda name, **kw: made.append((name, kw)) or original(name, **kw)
+        series_common, "create", lambda name, **kw: made.append((name, kw)) or original(name, **kw)
     )
     series_suite.run(
         dataset="ucr", root=ucr_root, out_dir=tmp_path, detectors=["sub_pca"], params={"window": 24}
@@ -178,3 +180,47 @@ def test_params_override_every_detector_of_the_run(ucr_root, nab_root, tmp_path,
             detectors=["sub_pca"],
             params={"bogus": 1},
         )
+
+
+def _add_unlabelled_files(root, n=3):
+    """NAB files sorted before the labelled ones, with no anomaly window (like NAB's
+    artificialNoAnomaly group)."""
+    (root / "data" / "a").mkdir()
+    stamps = pd.date_range("2024-01-01", periods=600, freq="5min")
+    for i in range(n):
+        pd.DataFrame(
+            {"timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S"), "value": _sine(600, seed=9 + i)}
+        ).to_csv(root / "data" / "a" / f"quiet{i}.csv", index=False)
+
+
+def test_quick_nab_run_picks_files_with_labelled_anomalies(nab_root, tmp_path):
+    _add_unlabelled_files(nab_root)
+    path = series_suite.run(
+        dataset="nab", root=nab_root, out_dir=tmp_path, detectors=["sub_pca"], quick=True
+    )
+    per_series = pd.read_csv(tmp_path / "series_nab_per_series.csv")
+    assert set(per_series["series"]) == {"g/s0.csv", "g/s1.csv"}
+    table = pd.read_csv(path).set_index("detector")
+    assert table.loc["sub_pca", "labelled_series"] == 2
+    assert np.isfinite(table.loc["sub_pca", ["vus_pr", "pate", "range_f1"]].astype(float)).all()
+
+
+def test_metrics_without_a_labelled_anomaly_are_not_nan_silently(nab_root, tmp_path):
+    import shutil
+
+    shutil.rmtree(nab_root / "data" / "g")
+    (nab_root / "labels" / "combined_windows.json").write_text("{}")
+    _add_unlabelled_files(nab_root, n=1)
+    with pytest.warns(UserWarning, match="no scored series has a labelled anomaly"):
+        path = series_suite.run(
+            dataset="nab", root=nab_root, out_dir=tmp_path, detectors=["sub_pca"]
+        )
+    assert pd.read_csv(path).set_index("detector").loc["sub_pca", "labelled_series"] == 0
+
+
+def test_default_dataset_is_ucr(ucr_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("NORMALCY_SHARED", str(ucr_root.parent))
+    (ucr_root.parent / "datasets").mkdir()
+    ucr_root.rename(ucr_root.parent / "datasets" / "ucr")
+    path = series_suite.run(out_dir=tmp_path, detectors=["sub_pca"], quick=True)
+    assert path.name == "series_ucr.csv"

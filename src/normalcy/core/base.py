@@ -34,7 +34,7 @@ from .finite import finite_value
 from .registry import DetectorInfo
 from .scores import Scores
 from .state_spec import StateSpec
-from .threshold import Threshold
+from .threshold import Threshold, check_rate
 
 State = tuple[dict[str, np.ndarray], dict[str, Any]]
 
@@ -61,6 +61,9 @@ class Detector:
     # Acceptable values of each constructor parameter (see ``core.constraints``); checked by
     # ``create``, ``fit``, ``set_params`` and ``load``, printed by ``normalcy docs``.
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    # How ``calibrate(fpr=...)`` sets the threshold (see ``Threshold.at_fpr``); a modality
+    # whose hold-out scores are autocorrelated (series) picks a method that holds for them.
+    calibration_method: ClassVar[str] = "quantile"
     # Whether input is a 2-D array scikit-learn's transformers can produce (its input tag).
     _sklearn_2d_input: ClassVar[bool] = False
 
@@ -194,11 +197,14 @@ class Detector:
         """
         if fpr is not None and contamination is not None:
             raise InputError("give either fpr (normal hold-out) or contamination, not both")
-        scores = self.score(X).scores
         if contamination is not None:
+            contamination = check_rate("contamination", contamination)
+            scores = self.score(X).scores
             self.threshold = Threshold.at_contamination(scores, contamination)
         else:
-            self.threshold = Threshold.at_fpr(scores, 0.01 if fpr is None else fpr)
+            fpr = 0.01 if fpr is None else check_rate("fpr", fpr)
+            scores = self.score(X).scores
+            self.threshold = Threshold.at_fpr(scores, fpr, method=self.calibration_method)
         return self.threshold
 
     def save(self, path: str | Path, *, key: str | bytes | None = None) -> Path:

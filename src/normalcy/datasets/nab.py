@@ -153,11 +153,18 @@ def list_keys(root: str | Path) -> list[str]:
     return keys
 
 
-def load(root: str | Path, limit: int | None = None) -> list[NABSeries]:
-    """All NAB files under ``root`` (or the first ``limit``), with their labels."""
+def load(
+    root: str | Path, limit: int | None = None, labelled_only: bool = False
+) -> list[NABSeries]:
+    """All NAB files under ``root`` (or the first ``limit``), with their labels; with
+    ``labelled_only``, only files with at least one labelled anomaly window."""
     root = Path(root)
     windows = _read_json(root / "labels" / "combined_windows.json")
     labels_path = root / "labels" / "combined_labels.json"
     points = _read_json(labels_path) if labels_path.is_file() else {}
     keys = list_keys(root)
+    if labelled_only:
+        keys = [k for k in keys if windows.get(k)]
+        if not keys:
+            raise InputError(f"no NAB file under {root} has a labelled anomaly window")
     return [load_series(root, k, windows, points) for k in (keys[:limit] if limit else keys)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.base import Detector, spec_int
 from .input import SeriesData, as_series
@@ -12,6 +12,9 @@ MAX_CHANNELS = 10**5
 
 class SeriesDetector(Detector):
     """Base for detectors on series (T,) or (T, C); one score per time step."""
+
+    # window scores of a hold-out are autocorrelated: see ``Threshold.at_fpr(method="series")``
+    calibration_method: ClassVar[str] = "series"
 
     modality = "series"
     nan_policy: str = "raise"

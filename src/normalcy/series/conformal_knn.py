@@ -54,9 +54,13 @@ from numba import njit
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .base import SeriesDetector
-from .input import SeriesData
-from .normalise import NORMALISE_METHODS, Normaliser
+from .input import MAX_ABS, SeriesData
+from .normalise import CLIP, NORMALISE_METHODS, Normaliser
+from .numerics import finite_score, finite_scores
+from .state import channels_spec, normaliser_spec, require, set_channels
 from .streaming import StreamingMixin
 
 SCORE, LEARN, OBSERVE = 0, 1, 2
@@ -328,7 +332,7 @@ def _run(values, centre, scale, hist, ctx, dists, novs, sums, lo, hi, prof, rece
     z = np.empty(values.shape[1])
     for t in range(values.shape[0]):
         for ch in range(values.shape[1]):
-            z[ch] = (values[t, ch] - centre[ch]) / scale[ch]
+            z[ch] = min(max((values[t, ch] - centre[ch]) / scale[ch], -CLIP), CLIP)
         out[t] = _step(z, -1.0, hist, ctx, dists, novs, sums, lo, hi, prof, recent, counters,
                        params, mode, work, d_out)  # fmt: skip
 
@@ -376,13 +380,26 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
     warmup:
         Streaming from scratch: points kept before the first fit (at least ``2 * window``).
     nan_policy:
-        ``"raise"`` or ``"interpolate"`` (see ``core.series_input`` and ``streaming``).
+        ``"raise"`` or ``"interpolate"`` (see ``series.input`` and ``streaming``).
     seed:
         Unused (the method is deterministic); kept for the common interface.
     """
 
     #: scores are already online alarm scores (the NAB protocol applies no alarm transform)
     alarm_scores = True
+    _parameter_constraints = {
+        "window": params.count(2, params.MAX_WINDOW),
+        "memory": params.count(1, 10_000_000),
+        "calibration": params.count(1, params.MAX_SIZE),
+        "horizon": params.count(1, params.MAX_SIZE),
+        "range_tolerance": params.NON_NEGATIVE,
+        "range_score": params.POSITIVE,
+        "refractory": params.count(0, params.MAX_SIZE),
+        "normalise": params.NORMALISE,
+        "warmup": params.count(2, params.MAX_SIZE),
+        "nan_policy": params.NAN_POLICY,
+        "seed": params.SEED,
+    }
 
     def __init__(
         self,
@@ -496,16 +513,16 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
     def _score(self, data: SeriesData) -> Scores:
         self._check_params()
         copy = {key: arr.copy() for key, arr in self._state().items()}
-        return Scores(scores=self._advance(data.values, copy, LEARN))
+        return Scores(scores=finite_scores(self._advance(data.values, copy, LEARN)))
 
     # -- streaming ------------------------------------------------------------------------
     def score_one(self, x: Any) -> float:
-        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
-            return self._call(x, SCORE)
+        if isinstance(x, float) and self._fast_ready() and -MAX_ABS <= x <= MAX_ABS:
+            return finite_score(self._call(x, SCORE))
         return super().score_one(x)
 
     def learn_one(self, x: Any) -> ConformalKNN:
-        if isinstance(x, float) and self._fast_ready() and math.isfinite(x):
+        if isinstance(x, float) and self._fast_ready() and -MAX_ABS <= x <= MAX_ABS:
             self._call(x, LEARN)
             self._last1[0] = x
             self._last_point_ = self._last1
@@ -520,10 +537,10 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         """One kernel step; ``x`` is a point array (C,) or, univariate, a float."""
         if isinstance(x, float):
             z = self._z1
-            z[0] = (x - self._c0) / self._s0
+            z[0] = min(max((x - self._c0) / self._s0, -CLIP), CLIP)
             value: Any = x
         else:
-            z = (x - self._centre) / self._scale
+            z = np.clip((x - self._centre) / self._scale, -CLIP, CLIP)
             value = z.tobytes()
         counters = self.counters_
         n_learned, n_seen = int(counters[1]), int(counters[2])
@@ -574,14 +591,56 @@ class ConformalKNN(StreamingMixin, SeriesDetector):
         return arrays, {}
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self._check_counters(np.asarray(arrays["counters"]), int(arrays["hist"].shape[1]))
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
-        missing = [key for key in _STATE_KEYS if key not in arrays]
-        if missing:  # e.g. 'recent': files saved before the refractory rule
-            raise InputError(
-                f"this conformal_knn model file lacks the state arrays {missing} (an older "
-                "normalcy wrote it); refit the detector with this version of normalcy"
-            )
         for key in _STATE_KEYS:
             dtype = np.int64 if key == "counters" else np.float64
             setattr(self, f"{key}_", np.array(arrays[key], dtype=dtype, copy=True))
         self._prepare()
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+
+    def _state_spec(self) -> StateSpec:
+        w, memory = int(self.window), int(self.memory)
+        f64 = "float64"
+        return (
+            StateSpec(
+                arrays={
+                    "hist": ArraySpec(("C", 2 * (memory + 2 * w)), f64),
+                    "ctx": ArraySpec(("C", w), f64),
+                    "dists": ArraySpec((int(self.calibration),), f64, value_range=(0.0, None)),
+                    "novs": ArraySpec((int(self.horizon),), f64),
+                    "sums": ArraySpec((3,), f64),
+                    "lo": ArraySpec(("C",), f64),
+                    "hi": ArraySpec(("C",), f64),
+                    "prof": ArraySpec((memory,), f64),
+                    "recent": ArraySpec((int(self.refractory),), f64),
+                    "counters": ArraySpec((_N_COUNTERS,), "int64", value_range=(-(2**62), 2**62)),
+                }
+            )
+            .merged(normaliser_spec())
+            .merged(channels_spec(self))
+        )
+
+    def _check_counters(self, c: np.ndarray, hist_len: int) -> None:
+        """Ring positions and fills within their rings, the search profile within the
+        history: what the kernels index with (see ``_STATE_KEYS``' comment)."""
+        w, memory = int(self.window), int(self.memory)
+        cal, horizon, refr = int(self.calibration), int(self.horizon), int(self.refractory)
+        require(0 <= c[0] <= hist_len, f"history length {c[0]} outside [0, {hist_len}]")
+        for i, what in ((1, "points learned"), (2, "points seen"), (5, "novelty count"),
+                        (10, "steps since a full search")):  # fmt: skip
+            require(c[i] >= 0, f"{what} is negative ({c[i]})")
+        require(0 <= c[3] <= cal, f"calibration fill {c[3]} outside [0, {cal}]")
+        require(0 <= c[4] < cal, f"calibration position {c[4]} outside [0, {cal})")
+        require(0 <= c[6] < horizon, f"novelty position {c[6]} outside [0, {horizon})")
+        require(c[7] in (0, 1), f"profile flag {c[7]} is not 0 or 1")
+        if c[7] == 1:
+            require(
+                w - 1 <= c[8] <= c[9] < c[0] and c[9] - c[8] < memory,
+                f"search profile [{c[8]}, {c[9]}] does not fit the history ({c[0]} points, "
+                f"memory {memory})",
+            )
+        require(0 <= c[11] < max(refr, 1), f"refractory position {c[11]} outside its ring")
+        require(0 <= c[12] <= refr, f"refractory fill {c[12]} outside [0, {refr}]")

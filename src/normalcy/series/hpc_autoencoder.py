@@ -41,12 +41,16 @@ from typing import Any
 
 import numpy as np
 
+from ..core.constraints import Integral, Interval, Options
 from ..core.errors import InputError
 from ..core.registry import register
+from ..core.state_spec import StateSpec
+from . import params
 from ._torch_utils import (
     epoch_progress,
     load_module_arrays,
     module_arrays,
+    module_spec,
     predict_batches,
     require_torch,
     resolve_device,
@@ -126,6 +130,20 @@ class HPCAutoencoder(WindowedDetector):
     """
 
     quick_params = {"window": 16, "epochs": 2, "max_hidden": 64}
+
+    min_window = 1
+    _parameter_constraints = params.windowed(
+        window=[Interval(Integral, 1, params.MAX_WINDOW), Options(str, {"auto"})],
+        hidden_factor=params.POSITIVE,
+        n_layers=params.count(1, 64),
+        max_hidden=params.count(1, 1_000_000),
+        l1=params.NON_NEGATIVE,
+        epochs=params.count(1, 1_000_000),
+        batch_size=params.count(1, 10_000_000),
+        lr=params.POSITIVE,
+        device=params.DEVICE,
+        verbose=[bool],
+    )
 
     def __init__(
         self,
@@ -238,6 +256,15 @@ class HPCAutoencoder(WindowedDetector):
     def _get_method_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         meta = {"n_in": int(self.model_.out.out_features), "width": int(self.width_)}
         return module_arrays(self.model_, "ae."), meta
+
+    def _method_state_spec(self) -> StateSpec:
+        n_in = int(self.window_) * int(self.n_channels_)
+        width = self._width(n_in)
+        arrays = module_spec(lambda: _build(n_in, width, self.n_layers), "ae.")
+        return StateSpec(
+            arrays=arrays,
+            meta={"n_in": [Options(int, {n_in})], "width": [Options(int, {width})]},
+        )
 
     def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.width_ = int(meta["width"])

@@ -67,12 +67,16 @@ from typing import Any
 
 import numpy as np
 
+from ..core.constraints import Options
 from ..core.errors import InputError
 from ..core.registry import register
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from ._torch_utils import (
     epoch_progress,
     load_module_arrays,
     module_arrays,
+    module_spec,
     predict_batches,
     require_torch,
     resolve_device,
@@ -256,6 +260,18 @@ class HypAD(WindowedDetector):
 
     quick_params = {"window": 16, "epochs": 1, "hidden": 4, "latent": 4, "max_windows": 128}
 
+    _parameter_constraints = params.windowed(
+        hidden=params.count(1, 100_000),
+        latent=params.count(1, 100_000),
+        epochs=params.count(1, 1_000_000),
+        batch_size=params.count(1, 10_000_000),
+        lr=params.POSITIVE,
+        n_critic=params.count(1, 1_000),
+        combination=[Options(str, COMBINATIONS)],
+        device=params.DEVICE,
+        verbose=[bool],
+    )
+
     def __init__(
         self,
         *,
@@ -429,6 +445,18 @@ class HypAD(WindowedDetector):
             arrays.update(module_arrays(net, f"{name}."))
         n_vars = int(self.nets_["generator"].out.out_features)
         return arrays, {"n_vars": n_vars}
+
+    def _method_state_spec(self) -> StateSpec:
+        m, c = int(self.window_), int(self.n_channels_)
+        arrays = {
+            "rec_stats": ArraySpec((2,), "float64"),
+            "critic_stats": ArraySpec((2,), "float64"),
+        }
+        for name in ("encoder", "generator", "critic_x", "critic_z", "hyper"):
+            arrays.update(
+                module_spec(lambda n=name: _build(m, c, self.hidden, self.latent)[n], f"{name}.")
+            )
+        return StateSpec(arrays=arrays, meta={"n_vars": [Options(int, {c})]})
 
     def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.rec_stats_ = np.asarray(arrays["rec_stats"], dtype=np.float64)

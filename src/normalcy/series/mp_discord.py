@@ -36,11 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from ..core.constraints import Integral, Interval
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .base import SeriesDetector
-from .input import SeriesData
+from .input import MAX_ABS, SeriesData
+from .numerics import finite_scores
+from .state import channels_spec, set_channels, set_window
 from .windows import SPREAD_RULES, resolve_window, spread_scores
 
 MIN_AUTO_WINDOW = 8
@@ -130,10 +135,19 @@ class MatrixProfileDiscord(SeriesDetector):
     max_pairs:
         Largest number of window pairs compared before the series are pooled.
     nan_policy:
-        ``"raise"`` or ``"interpolate"`` (see ``core.series_input``).
+        ``"raise"`` or ``"interpolate"`` (see ``series.input``).
     seed:
         Unused (exact method); kept for the common interface.
     """
+
+    _parameter_constraints = {
+        "window": params.WINDOW,
+        "self_join": [bool],
+        "spread": params.SPREAD,
+        "max_pairs": [Interval(Integral, 1, None)],
+        "nan_policy": params.NAN_POLICY,
+        "seed": params.SEED,
+    }
 
     def __init__(
         self,
@@ -197,8 +211,12 @@ class MatrixProfileDiscord(SeriesDetector):
             m = max(MIN_POOLED_WINDOW, round(self.window_ / factor))
         per_channel = np.empty_like(values)
         for c in range(values.shape[1]):
-            scored = pool(values[:, c], factor)
-            reference = pool(ref[:, c], factor)
+            # z-normalised distances are scale-free: divide by the peak so no square overflows
+            # (1e150-scale series) and no spread underflows the constancy floor (1e-300 scale)
+            peak = max(float(np.abs(values[:, c]).max()), float(np.abs(ref[:, c]).max()))
+            unit = peak if peak > 0 else 1.0
+            scored = pool(values[:, c] / unit, factor)
+            reference = pool(ref[:, c] / unit, factor)
             if scored.shape[0] < m or reference.shape[0] < m:
                 raise InputError(
                     f"series of {scored.shape[0]} (pooled) steps is shorter than the window {m}"
@@ -207,12 +225,25 @@ class MatrixProfileDiscord(SeriesDetector):
             starts = np.arange(dist.size)
             points = spread_scores(dist, starts, scored.shape[0], m, self.spread)
             per_channel[:, c] = np.repeat(points, factor)[: data.length]
+        per_channel = finite_scores(per_channel)
         maps = per_channel if values.shape[1] > 1 else None
         return Scores(scores=per_channel.mean(axis=1), maps=maps)
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {"reference": self.reference_}, {"window": int(self.window_)}
+        return {"reference": self.reference_}, {}
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.reference_ = np.asarray(arrays["reference"], dtype=np.float64)
-        self.window_ = int(meta["window"])
+
+    def _input_spec(self) -> dict[str, Any]:
+        return {**super()._input_spec(), "window": int(self.window_)}
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+        set_window(self, spec)
+
+    def _state_spec(self) -> StateSpec:
+        return StateSpec(
+            arrays={"reference": ArraySpec(("n", "C"), "float64", value_range=(-MAX_ABS, MAX_ABS))},
+            dim_bounds={"n": (int(self.window_), None)},
+        ).merged(channels_spec(self))

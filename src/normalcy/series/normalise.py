@@ -2,7 +2,11 @@
 
 ``Normaliser`` learns per-channel centre and scale from the training (normal) history and
 applies exactly those to every later series, so a level shift in the scored data stays a
-level shift instead of being normalised away. ``znorm_rows`` z-normalises each window on its
+level shift instead of being normalised away. Its arithmetic is scale-safe: statistics are
+computed on each channel divided by its largest magnitude (no square overflows near 1e150,
+none underflows near 1e-300), and normalised values are clipped to ``±CLIP`` (a value a
+million training spreads away is anomalous whatever its exact size; every later product of
+normalised values stays finite). ``znorm_rows`` z-normalises each window on its
 own (shape-based comparison, as in the matrix profile). ``causal_standardise`` turns a raw
 score stream into one comparable across series using only the past of each step.
 """
@@ -15,7 +19,8 @@ from scipy.ndimage import maximum_filter1d
 from ..core.errors import InputError, NotFittedError
 
 NORMALISE_METHODS = ("zscore", "robust", "minmax", "none")
-_EPS = 1e-12
+_EPS = 1e-12  # a channel whose spread is below this fraction of its magnitude is constant
+CLIP = 1e6  # normalised values are clipped to [-CLIP, CLIP]
 
 
 class Normaliser:
@@ -26,7 +31,8 @@ class Normaliser:
     method:
         ``"zscore"`` (mean, standard deviation), ``"robust"`` (median, interquartile range
         / 1.349), ``"minmax"`` (minimum, range) or ``"none"``. A channel that is constant in
-        the training data gets scale 1 (its deviations keep their raw size).
+        the training data gets scale 1 (its deviations keep their raw size). Statistics
+        are scale-invariant: a series times 1e-300 or 1e150 normalises to the same values.
     """
 
     def __init__(self, method: str = "zscore"):
@@ -38,18 +44,24 @@ class Normaliser:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
+        # work on each channel divided by its peak magnitude: no overflow, no underflow
+        peak = np.abs(x).max(axis=0) if x.shape[0] else np.ones(x.shape[1])
+        unit = np.where((peak > 0) & np.isfinite(peak), peak, 1.0)
+        y = x / unit
         if self.method == "zscore":
-            centre, scale = x.mean(axis=0), x.std(axis=0)
+            centre, scale = y.mean(axis=0), y.std(axis=0)
         elif self.method == "robust":
-            q1, centre, q3 = np.percentile(x, [25, 50, 75], axis=0)
+            q1, centre, q3 = np.percentile(y, [25, 50, 75], axis=0)
             scale = (q3 - q1) / 1.349
-            scale = np.where(scale > _EPS, scale, x.std(axis=0))
+            scale = np.where(scale > _EPS, scale, y.std(axis=0))
         elif self.method == "minmax":
-            centre, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+            centre, scale = y.min(axis=0), y.max(axis=0) - y.min(axis=0)
         else:
+            unit = np.ones(x.shape[1])
             centre, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
-        self.centre_ = np.asarray(centre, dtype=np.float64)
-        self.scale_ = np.where(scale > _EPS, scale, 1.0).astype(np.float64)
+        self.centre_ = np.asarray(centre * unit, dtype=np.float64)
+        scaled = np.asarray(scale * unit, dtype=np.float64)
+        self.scale_ = np.where((scale > _EPS) & (scaled > 0), scaled, 1.0).astype(np.float64)
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
@@ -57,7 +69,9 @@ class Normaliser:
             raise NotFittedError("Normaliser is not fitted; call fit(normal_history) first")
         x = np.asarray(values, dtype=np.float64)
         squeeze = x.ndim == 1
-        out = (x.reshape(x.shape[0], -1) - self.centre_) / self.scale_
+        with np.errstate(over="ignore"):
+            out = (x.reshape(x.shape[0], -1) - self.centre_) / self.scale_
+        np.clip(out, -CLIP, CLIP, out=out)
         return out[:, 0] if squeeze else out
 
     def fit_transform(self, values: np.ndarray) -> np.ndarray:

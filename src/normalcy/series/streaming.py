@@ -19,21 +19,24 @@ Contract (tested for every detector registered with ``streaming=True``):
   such as the latest window).
 * Before the detector can score (nothing learned yet, or a warm-up history still filling:
   ``_stream_ready()`` is False), ``score_one`` returns 0.0.
-* A point is a number (univariate) or a sequence of C numbers. NaN/inf raise ``InputError``
-  unless ``nan_policy="interpolate"``, in which case the previous value is carried forward
-  (a stream cannot look ahead to interpolate).
+* A point is a number (univariate) or a sequence of C numbers (bool and strings are not
+  numbers). NaN/inf raise ``InputError`` unless ``nan_policy="interpolate"``, in which case
+  the previous value is carried forward (a stream cannot look ahead to interpolate); a
+  value beyond ``series.input.MAX_ABS`` (e.g. ``10**400``) or a wrong number of
+  channels raises ``InputError``.
+* ``score_one`` always returns a finite float (``numerics.finite_score``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.scores import Scores
-from .input import as_series
+from .input import MAX_ABS, as_series
+from .numerics import finite_score
 
 
 class WindowBuffer:
@@ -125,7 +128,7 @@ class StreamingMixin:
         point = self._check_point(x)
         if not getattr(self, "is_fitted_", False):
             return 0.0
-        return float(self._score_one(point))
+        return finite_score(self._score_one(point))
 
     def partial_fit(self, X: Any) -> StreamingMixin:
         """Learn a batch of consecutive time steps, (T,) / (T, C) / pandas."""
@@ -163,19 +166,14 @@ class StreamingMixin:
 
     # -- validation -----------------------------------------------------------------------
     def _check_point(self, x: Any) -> np.ndarray:
-        if isinstance(x, float) and math.isfinite(x):  # a plain number (or np.float64): fast
+        if isinstance(x, float) and -MAX_ABS <= x <= MAX_ABS:  # a plain number: fast path
             expected = getattr(self, "n_channels_", None)
             if expected == 1:
                 return np.array([x], dtype=np.float64)
             if expected is None:
                 self.n_channels_ = 1
                 return np.array([x], dtype=np.float64)
-        try:
-            point = np.asarray(x, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"a stream point must be a number or a sequence of numbers, got {x!r}"
-            ) from None
+        point = _as_point(x)
         expected = getattr(self, "n_channels_", None)
         if expected is None:
             if point.size == 0:
@@ -194,4 +192,47 @@ class StreamingMixin:
                     "nan_policy='interpolate' (carries the previous value forward)"
                 )
             point = np.where(np.isfinite(point), point, last)
+        big = np.abs(point) > MAX_ABS
+        if big.any():
+            c = int(np.flatnonzero(big)[0])
+            raise InputError(
+                f"stream point channel {c} holds {point[c]:.3g}; values must lie within "
+                f"±{MAX_ABS:.3g} (their squares must be finite)"
+            )
         return point
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)
+    )
+
+
+def _as_point(x: Any) -> np.ndarray:
+    """A stream point as a float64 array (C,); ``InputError`` for anything but numbers."""
+    bad = InputError(f"a stream point must be a number or a sequence of numbers, got {x!r:.80}")
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "iuf":
+            raise bad
+        items: Any = x.reshape(-1)
+    elif _is_number(x):
+        items = [x]
+    elif isinstance(x, (list, tuple)):
+        items = x
+    else:
+        try:  # e.g. a pandas Series row
+            items = np.asarray(x).reshape(-1)
+        except Exception:
+            raise bad from None
+        if items.dtype.kind not in "iuf":
+            raise bad
+    if not all(_is_number(v) for v in items):
+        raise bad
+    try:
+        return np.asarray(items, dtype=np.float64).reshape(-1)
+    except OverflowError:
+        big = next(v for v in items if isinstance(v, int) and abs(v) > MAX_ABS)
+        raise InputError(
+            f"stream point value {str(big)[:8]}... ({len(str(abs(big)))} digits) is beyond "
+            f"±{MAX_ABS:.3g} (its square must be finite)"
+        ) from None

@@ -34,9 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.registry import register
+from ..core.state_spec import ArraySpec, StateSpec
+from . import params
 from .input import SeriesData
+from .state import buffer_spec
 from .streaming import StreamingMixin, WindowBuffer
 from .windowed import WindowedDetector
 
@@ -88,6 +92,11 @@ class SubPCA(StreamingMixin, WindowedDetector):
     """
 
     pointwise = True
+    _parameter_constraints = params.windowed(
+        n_components=[Interval(Real, 0, 1, closed="neither"), Interval(Integral, 1, None)],
+        refresh=params.count(),
+        warmup=params.count(2),
+    )
 
     def __init__(
         self,
@@ -185,12 +194,12 @@ class SubPCA(StreamingMixin, WindowedDetector):
             self._merge_block()
 
     def _observe_one(self, x: np.ndarray) -> None:
-        self.buffer_.push((x - self.normaliser_.centre_) / self.normaliser_.scale_)
+        self.buffer_.push(self.normaliser_.transform(x[None, :])[0])
 
     def _score_one(self, x: np.ndarray) -> float:
         if not hasattr(self, "window_") or self.buffer_.count < self.window_ - 1:
             return 0.0
-        z = (x - self.normaliser_.centre_) / self.normaliser_.scale_
+        z = self.normaliser_.transform(x[None, :])[0]
         w = self.buffer_.window_with(z).reshape(1, -1)
         # the newest step's own squared residual (batch ``spread="last"`` gives the same)
         return float(self._element_errors(w)[0, -x.size :].sum())
@@ -209,6 +218,24 @@ class SubPCA(StreamingMixin, WindowedDetector):
             **self.buffer_.get_state(),
         }
         return arrays, {"n_seen": int(self.n_seen_)}
+
+    def _method_state_spec(self) -> StateSpec:
+        d = int(self.window_) * int(self.n_channels_)
+        if isinstance(self.n_components, float):
+            k: int | str = "k"
+        else:
+            k = min(int(self.n_components), d)
+        return StateSpec(
+            arrays={
+                "mean": ArraySpec((d,), "float64"),
+                "scatter": ArraySpec((d, d), "float64"),
+                "components": ArraySpec((k, d), "float64"),
+                "explained_variance": ArraySpec((k,), "float64", value_range=(0.0, None)),
+                "block": ArraySpec(("block", d), "float64"),
+            },
+            meta={"n_seen": [Interval(Integral, 1, None)]},
+            dim_bounds={"k": (1, d), "block": (0, max(int(self.refresh), 1) - 1)},
+        ).merged(buffer_spec(self.window_))
 
     def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.mean_ = np.asarray(arrays["mean"], dtype=np.float64)

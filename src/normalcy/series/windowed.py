@@ -8,7 +8,9 @@ memory stays bounded on long series. A method implements only its window-level p
 
 * ``_fit_windows(W)`` with ``W`` (n_windows, window * C) from the normalised training data;
 * ``_score_windows(W) -> (n_windows,)``, higher = more anomalous;
-* ``_get_method_state()`` / ``_set_method_state(arrays, meta)`` for its fitted state;
+* ``_get_method_state()`` / ``_set_method_state(arrays, meta)`` for its fitted state, and
+  ``_method_state_spec()`` declaring it (in terms of ``self.window_``, the parameters and
+  the named size ``"C"``, the number of channels; see ``series.state``);
 * optionally ``_element_errors(W) -> (n_windows, window * C)``, a non-negative error for every
   value of every window (e.g. a squared reconstruction residual), with ``pointwise = True``.
   Then a time step's score comes from *its own* errors in the windows covering it (mean, max,
@@ -31,9 +33,12 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .base import SeriesDetector
 from .input import SeriesData
 from .normalise import Normaliser
+from .numerics import finite_scores
+from .state import channels_spec, normaliser_spec, set_channels, set_window
 from .windows import SPREAD_RULES, resolve_window, sliding_windows, spread_scores, window_starts
 
 MIN_AUTO_WINDOW = 8
@@ -66,6 +71,11 @@ class WindowedDetector(SeriesDetector):
 
     def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         return None
+
+    def _method_state_spec(self) -> StateSpec:
+        raise NotImplementedError
+
+    min_window: int = 2  # smallest resolved window a model file may declare
 
     # -- shared machinery -----------------------------------------------------------------
     def min_length(self) -> int:
@@ -162,13 +172,22 @@ class WindowedDetector(SeriesDetector):
     def _get_state(self):
         arrays, meta = self._get_method_state()
         arrays = {**arrays, **self.normaliser_.get_state()}
-        return arrays, {**meta, "window": int(self.window_)}
+        return arrays, meta
 
     def _set_state(self, arrays, meta):
-        self.window_ = int(meta["window"])
         self.normaliser_ = Normaliser.from_state(self.normalise, arrays)
         self._set_method_state(arrays, meta)
 
+    def _input_spec(self) -> dict[str, Any]:
+        return {**super()._input_spec(), "window": int(self.window_)}
+
+    def _set_input_spec(self, spec: dict[str, Any]) -> None:
+        set_channels(self, spec)
+        set_window(self, spec, self.min_window)
+
+    def _state_spec(self) -> StateSpec:
+        return self._method_state_spec().merged(normaliser_spec()).merged(channels_spec(self))
+
 
 def _finite(a: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=1e300, neginf=0.0)
+    return finite_scores(a)

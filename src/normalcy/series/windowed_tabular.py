@@ -23,7 +23,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..core.constraints import Options, Satisfies
 from ..core.registry import create, register
+from ..core.state_spec import ArraySpec, StateSpec, verify_state
+from . import params
 from .windowed import WindowedDetector
 
 _PREFIX = "tabular."
@@ -52,15 +55,55 @@ class WindowedTabularDetector(WindowedDetector):
             {"tabular_state": meta, "tabular_input": self.tabular_._input_spec()},
         )
 
-    def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _tabular_for_state(self) -> tuple[Any, StateSpec]:
+        """An unfitted tabular detector for ``window_ * C`` features and its state spec."""
+        d = int(self.window_) * int(self.n_channels_)
         tab = self._make_tabular()
-        tab._set_input_spec(meta["tabular_input"])
-        tab._set_state(
-            {k[len(_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_PREFIX)},
-            meta["tabular_state"],
+        tab._set_input_spec({"n_features": d, "feature_names": None})
+        try:
+            spec = tab._state_spec()
+        except NotImplementedError:
+            spec = _pyod_wrapper_spec(d)
+        return tab, spec
+
+    def _method_state_spec(self) -> StateSpec:
+        d = int(self.window_) * int(self.n_channels_)
+        _, spec = self._tabular_for_state()
+        return StateSpec(
+            arrays={_PREFIX + k: v for k, v in spec.arrays.items()},
+            meta={
+                "tabular_state": [dict],
+                "tabular_input": [
+                    Satisfies(
+                        lambda v: v == {"n_features": d, "feature_names": None},
+                        f"{{'n_features': {d}, 'feature_names': None}}",
+                    )
+                ],
+            },
+            dims=spec.dims,
+            dim_bounds=spec.dim_bounds,
         )
+
+    def _set_method_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        tab, spec = self._tabular_for_state()
+        inner = {k[len(_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_PREFIX)}
+        verify_state(spec, inner, meta["tabular_state"])  # the nested detector's own spec
+        tab._set_state(inner, meta["tabular_state"])
         tab.is_fitted_ = True
         self.tabular_ = tab
+
+
+def _pyod_wrapper_spec(d: int) -> StateSpec:
+    """The state of normalcy's PyOD wrappers (used when the tabular detector declares none):
+    kept-column mask, constant values, and the skops-encoded estimator."""
+    return StateSpec(
+        arrays={
+            "keep_columns": ArraySpec((d,), "bool"),
+            "constant_values": ArraySpec((d,), "float"),
+            "estimator": ArraySpec(("n_bytes",), "uint8", optional=True),
+        },
+        meta={"pyod_class": [str]},
+    )
 
 
 @register(
@@ -84,6 +127,7 @@ class SubIForest(WindowedTabularDetector):
 
     tabular_name = "iforest"
     tabular_params = ("n_estimators",)
+    _parameter_constraints = params.windowed(n_estimators=params.count(1, 100_000))
 
     def __init__(
         self,
@@ -131,6 +175,10 @@ class SubKNN(WindowedTabularDetector):
 
     tabular_name = "knn"
     tabular_params = ("n_neighbors", "method")
+    _parameter_constraints = params.windowed(
+        n_neighbors=params.count(1, 1_000_000),
+        method=[Options(str, {"largest", "mean", "median"})],
+    )
 
     def __init__(
         self,

@@ -129,6 +129,8 @@ def dominant_period(
     hi = min(max_period, n // 3)
     if hi <= min_period:
         return None
+    peak = np.abs(x).max(axis=0)
+    x = x / np.where(peak > 0, peak, 1.0)  # scale-free: no overflow at 1e150, no underflow
     x = x - x.mean(axis=0)
     size = 1 << int(np.ceil(np.log2(2 * n)))
     spec = np.fft.rfft(x, n=size, axis=0)
