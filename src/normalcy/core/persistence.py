@@ -52,7 +52,7 @@ from .model_file_limits import (
     read_zip_entries,
 )
 from .state_spec import verify_state
-from .threshold import MIN_CALIBRATION_SAMPLES, Threshold
+from .threshold import Threshold
 
 FORMAT = "normalcy.model"
 FORMAT_VERSION = 2
@@ -84,7 +84,6 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "created_utc": (str,),
 }
 _V2_FIELDS = {"signed": (bool,)}
-THRESHOLD_METHODS = ("fpr", "contamination")
 
 
 def _library_version() -> str:
@@ -249,28 +248,10 @@ class VerifiedFile:
 def _check_threshold(data: Any, where: str) -> Threshold | None:
     if data is None:
         return None
-    want = {"value", "method", "rate", "n_calibration"}
-    if set(data) != want:
-        raise ModelFileError(f"{where}: threshold must have exactly the fields {sorted(want)}")
-    value, method, rate, n = data["value"], data["method"], data["rate"], data["n_calibration"]
-
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-
-    if not number(value):
-        raise ModelFileError(f"{where}: threshold value must be a finite number, got {value!r:.40}")
-    if method not in THRESHOLD_METHODS:
-        raise ModelFileError(
-            f"{where}: threshold method must be one of {THRESHOLD_METHODS}, got {method!r:.40}"
-        )
-    if not number(rate) or not 0.0 < rate < 1.0:
-        raise ModelFileError(f"{where}: threshold rate must be in (0, 1), got {rate!r:.40}")
-    if not isinstance(n, int) or isinstance(n, bool) or not MIN_CALIBRATION_SAMPLES <= n <= 2**53:
-        raise ModelFileError(
-            f"{where}: threshold n_calibration must be an integer in "
-            f"[{MIN_CALIBRATION_SAMPLES}, 2**53]"
-        )
-    return Threshold(value=float(value), method=method, rate=float(rate), n_calibration=n)
+    try:
+        return Threshold.from_dict(data)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
 
 
 def _check_fields(manifest: dict[str, Any], where: str) -> None:

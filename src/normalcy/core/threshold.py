@@ -236,25 +236,46 @@ class Threshold:
 
     @classmethod
     def from_dict(cls, data: Any) -> Threshold:
-        """A threshold read from a model file; ``ModelFileError`` when malformed."""
-        try:
-            value = float(data["value"])
-            method = data["method"]
-            rate = float(data["rate"])
-            n_cal = data["n_calibration"]
-            calibration = data.get("calibration", "quantile")
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"the saved threshold is malformed ({exc!r})") from None
+        """A threshold read from a model file; ``ModelFileError`` naming what is malformed."""
+        required = {"value", "method", "rate", "n_calibration"}
+        if not isinstance(data, dict) or not required <= set(data) <= required | {"calibration"}:
+            raise ModelFileError(
+                f"the saved threshold must have the fields {sorted(required)} (and optionally "
+                f"'calibration'), got {str(data)[:120]}"
+            )
+        value, method, rate, n_cal = (data[k] for k in ("value", "method", "rate", "n_calibration"))
+        calibration = data.get("calibration", "quantile")
+
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        if not number(value):
+            raise ModelFileError(
+                f"the saved threshold value must be a finite number, got {value!r:.40}"
+            )
+        if method not in _KINDS:
+            raise ModelFileError(
+                f"the saved threshold method must be one of {_KINDS}, got {method!r:.40}"
+            )
+        if not number(rate) or not 0.0 < rate < 1.0:
+            raise ModelFileError(f"the saved threshold rate must be in (0, 1), got {rate!r:.40}")
         if (
-            not math.isfinite(value)
-            or method not in _KINDS
-            or not 0.0 < rate < 1.0
+            not isinstance(n_cal, int)
             or isinstance(n_cal, bool)
-            or not isinstance(n_cal, int)
-            or n_cal < 1
-            or calibration not in METHODS
+            or not MIN_CALIBRATION_SAMPLES <= n_cal <= 2**53
         ):
-            raise ModelFileError(f"the saved threshold is malformed: {str(data)[:120]}")
+            raise ModelFileError(
+                "the saved threshold n_calibration must be an integer in "
+                f"[{MIN_CALIBRATION_SAMPLES}, 2**53], got {str(n_cal)[:40]}"
+            )
+        if calibration not in METHODS:
+            raise ModelFileError(
+                f"the saved threshold calibration must be one of {METHODS}, got {calibration!r:.40}"
+            )
         return cls(
-            value=value, method=method, rate=rate, n_calibration=n_cal, calibration=calibration
+            value=float(value),
+            method=method,
+            rate=float(rate),
+            n_calibration=n_cal,
+            calibration=calibration,
         )
