@@ -42,11 +42,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
 from .feature_detector import local_average
+from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
+from .preprocess import RESIZE_POLICIES
 from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
 from .training import PixelTrainedDetector, load_module_arrays, module_arrays
 
@@ -54,6 +57,11 @@ VARIANTS = ("S", "M")
 # Per variant: (width, out_channels) when not given.
 VARIANT_DEFAULTS = {"S": (0.125, 32), "M": (0.25, 64)}
 TEACHER_LAYERS = ("stage4", "stage5")
+# A crop side: a multiple of 4 of at least 36 pixels (see ``crop_batch``).
+CROP = Satisfies(
+    lambda v: Interval(Integral, 36, 4096).accepts(v) and int(v) % 4 == 0,
+    "an int in [36, 4096], a multiple of 4",
+)
 TEACHER_LR = 1e-3
 # Share of the time left of ``max_minutes`` that the teacher's distillation may use.
 TEACHER_BUDGET_SHARE = 0.3
@@ -286,6 +294,28 @@ class EfficientAD(PixelTrainedDetector):
     }
     norm_mean = LITE_MEAN
     norm_std = LITE_STD
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TRAINING_COMMON,
+        "variant": [Options(str, VARIANTS)],
+        "width": [Interval(Real, 0.0, 16.0, closed="right"), None],
+        "out_channels": [Interval(Integral, 1, 120), None],
+        "teacher_steps": [Interval(Integral, 1, 10_000_000)],
+        "teacher_batch": [Interval(Integral, 1, 4096)],
+        "teacher_crop": [CROP, None],
+        "student_crop": [CROP, None],
+        "teacher_corpus": [Options(str, ("mixed", "train"))],
+        "teacher_images": [Interval(Integral, 1, 1_000_000)],
+        "batch_size": [Interval(Integral, 1, 4096)],
+        "lr": LEARNING_RATE,
+        "hard_quantile": [Interval(Real, 0.0, 1.0, closed="left")],
+        "image_size": [Interval(Integral, 64, 4096)],
+        "resize": [Options(str, RESIZE_POLICIES)],
+        "num_threads": THREADS,
+        "device": DEVICE,
+        "seed": SEED,
+        "verbose": [bool],
+    }
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.constraints import Interval, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
@@ -42,6 +43,7 @@ from ..core.scores import Scores
 from ..core.threshold import Threshold
 from .backbones import backbone_layers
 from .feature_detector import FeatureImageDetector
+from .params import FEATURE_COMMON, LAYER, LAYERS
 from .sampling import PatchReservoir
 
 MAX_MAP_POSITIONS = 50_000  # training positions per level used for the map Gaussians
@@ -116,6 +118,13 @@ class GaussianAD(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, LAYER, None],
+        "map_layers": [*LAYERS, LAYER, None],
+        "npca_variance": [Interval(Real, 0.0, 1.0, closed="neither"), None],
+    }
 
     def __init__(
         self,

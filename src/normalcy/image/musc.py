@@ -62,11 +62,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.constraints import Integral, Interval, ListOf, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureBatch, FeatureImageDetector, _progress, local_average
+from .params import FEATURE_COMMON, LAYERS
 
 DEFAULT_LAYERS = ("stage6", "stage7")
 
@@ -213,6 +215,15 @@ class MuSc(FeatureImageDetector):
     quick_params: ClassVar[dict[str, Any]] = {
         "image_size": 128,  # stage 6 / 7 grids of 8 x 8 / 4 x 4
         "aggregation_degrees": (1, 3),
+    }
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "aggregation_degrees": [ListOf(Interval(Integral, 1, 15), min_len=1, max_len=8)],
+        "interval": [ListOf(Interval(Real, 0.0, 1.0), min_len=2, max_len=2)],
+        "rscin_k": [ListOf(Interval(Integral, 1, 1000), max_len=16)],
+        "max_subset": [Interval(Integral, 2, 1_000_000), None],
     }
 
     def __init__(

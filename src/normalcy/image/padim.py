@@ -22,11 +22,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .params import FEATURE_COMMON, LAYERS
 
 
 @register(
@@ -70,6 +72,13 @@ class PaDiM(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "n_features": [Interval(Integral, 1, 4096)],
+        "epsilon": [Interval(Real, 0.0, None, closed="neither")],
+    }
 
     def __init__(
         self,

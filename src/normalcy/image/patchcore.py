@@ -28,11 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..core.constraints import Integral, Interval, Options, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .params import FEATURE_COMMON, LAYERS
 from .sampling import PatchReservoir, greedy_coreset
 
 SEARCHES = ("hnsw", "exact")
@@ -112,6 +114,18 @@ class PatchCore(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128, "max_bank": 2000}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "patch_size": [Interval(Integral, 1, 15)],
+        "coreset_ratio": [Interval(Real, 0.0, 1.0, closed="right")],
+        "max_bank": [Interval(Integral, 1, 10_000_000)],
+        "max_candidates": [Interval(Integral, 1, 100_000_000)],
+        "projection_dim": [Interval(Integral, 1, 65_536), None],
+        "num_neighbors": [Interval(Integral, 1, 1000)],
+        "search": [Options(str, SEARCHES)],
+    }
 
     def __init__(
         self,

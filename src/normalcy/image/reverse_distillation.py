@@ -43,11 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.constraints import Integral, Interval, Options
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector
+from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
 from .preprocess import gaussian_blur, upsample
 from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
 
@@ -324,6 +326,16 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         "embed": 64,
         "blocks": 1,
         "num_threads": 1,
+    }
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_TRAINED_COMMON,
+        **TRAINING_COMMON,
+        "variant": [Options(str, VARIANTS)],
+        "layers": [*LAYERS, None],
+        "embed": [Interval(Integral, 1, 8192)],
+        "blocks": [Interval(Integral, 1, 64)],
+        "lr": LEARNING_RATE,
     }
 
     def __init__(

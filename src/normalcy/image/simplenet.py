@@ -27,11 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
 from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
 
 
@@ -138,6 +140,18 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         "eval_every": 20,
         "hidden": 64,
         "num_threads": 1,
+    }
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_TRAINED_COMMON,
+        **TRAINING_COMMON,
+        "layers": [*LAYERS, None],
+        "patch_size": [Interval(Integral, 1, 15)],
+        "noise_std": [Interval(Real, 0.0, 100.0, closed="right")],
+        "hidden": [Interval(Integral, 1, 65_536)],
+        "margin": [Interval(Real, 0.0, 100.0)],
+        "lr_adaptor": LEARNING_RATE,
+        "lr_discriminator": LEARNING_RATE,
     }
 
     def __init__(
