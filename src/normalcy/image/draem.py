@@ -34,10 +34,11 @@ from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
+from .module_state import load_module_arrays, module_arrays
 from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
 from .preprocess import RESIZE_POLICIES
 from .textures import simulate_anomaly
-from .training import PixelTrainedDetector, load_module_arrays, module_arrays
+from .training import PixelTrainedDetector
 
 
 def _multiple_of_32(v: Any) -> bool:

@@ -34,24 +34,25 @@ Millisecond-Level Latencies. WACV 2024.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
+from .efficientad_crops import colour_jitter, crop_batch, crop_cells, windows
+from .efficientad_nets import PDN, AutoEncoder
 from .feature_detector import local_average
+from .module_state import load_module_arrays, module_arrays
 from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
 from .preprocess import RESIZE_POLICIES
 from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
-from .training import PixelTrainedDetector, load_module_arrays, module_arrays
+from .training import PixelTrainedDetector
 
 VARIANTS = ("S", "M")
 # Per variant: (width, out_channels) when not given.
@@ -65,140 +66,6 @@ CROP = Satisfies(
 TEACHER_LR = 1e-3
 # Share of the time left of ``max_minutes`` that the teacher's distillation may use.
 TEACHER_BUDGET_SHARE = 0.3
-
-
-class PDN(nn.Module):
-    """Patch description network. ``S``: conv4-pool-conv4-pool-conv3-conv4; ``M``: conv4-pool-
-    conv4-pool-conv1-conv3-conv4-conv1 (ReLU between convolutions, average pooling 2x2).
-    ``padding`` pads every layer (used while distilling the teacher, as in the paper)."""
-
-    def __init__(self, variant: str, out: int, width: float):
-        super().__init__()
-        self.variant = variant
-        self.padding = False
-        if variant == "S":
-            c1, c2 = max(8, round(128 * width)), max(8, round(256 * width))
-            spec = [(3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 3, 1), (c2, out, 4, 0)]
-        else:
-            c1, c2 = max(8, round(256 * width)), max(8, round(512 * width))
-            spec = [
-                (3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 1, 0), (c2, c2, 3, 1),
-                (c2, out, 4, 0), (out, out, 1, 0),
-            ]  # fmt: skip
-        self.spec = spec
-        self.convs = nn.ModuleList(
-            nn.Conv2d(a, b, k) for a, b, k, _ in (s for s in spec if s != "pool")
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = 0
-        n = len(self.convs)
-        for s in self.spec:
-            if s == "pool":
-                x = F.avg_pool2d(x, 2, 2, padding=1 if self.padding else 0)
-                continue
-            pad = s[3] if self.padding else 0
-            if pad:
-                x = F.pad(x, (pad,) * 4)
-            x = self.convs[i](x)
-            i += 1
-            if i < n:
-                x = F.relu(x)
-        return x
-
-
-class AutoEncoder(nn.Module):
-    """EfficientAD's autoencoder: six strided convolutions to a 1x1 code, then bilinear
-    upsampling + convolution (and dropout) stages, ending at the PDN's output size."""
-
-    def __init__(self, out: int, width: float, image_size: int, out_size: int):
-        super().__init__()
-        a, b = max(8, round(32 * width)), max(8, round(64 * width))
-        last = max(1, image_size // 32)
-        self.enc = nn.ModuleList(
-            [
-                nn.Conv2d(3, a, 4, 2, 1),
-                nn.Conv2d(a, a, 4, 2, 1),
-                nn.Conv2d(a, b, 4, 2, 1),
-                nn.Conv2d(b, b, 4, 2, 1),
-                nn.Conv2d(b, b, 4, 2, 1),
-                nn.Conv2d(b, b, last),
-            ]
-        )
-        self.dec = nn.ModuleList(nn.Conv2d(b, b, 4, 1, 2) for _ in range(6))
-        self.head = nn.ModuleList([nn.Conv2d(b, b, 3, 1, 1), nn.Conv2d(b, out, 3, 1, 1)])
-        scale = image_size / 256
-        self.sizes = [max(1, round(s * scale)) for s in (3, 8, 15, 32, 63, 127)]
-        self.out_size = int(out_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, conv in enumerate(self.enc):
-            x = conv(x)
-            if i < len(self.enc) - 1:
-                x = F.relu(x)
-        for size, conv in zip(self.sizes, self.dec, strict=True):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-            x = F.dropout(F.relu(conv(x)), p=0.2, training=self.training)
-        x = F.interpolate(
-            x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False
-        )
-        return self.head[1](F.relu(self.head[0](x)))
-
-
-def _colour_jitter(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """One of brightness, contrast or saturation jitter by a factor in [0.8, 1.2] per image
-    (the autoencoder's augmentation); ``x`` is (B, 3, H, W) in [0, 1]."""
-    out = []
-    for img in x:
-        f = float(rng.uniform(0.8, 1.2))
-        kind = int(rng.integers(3))
-        grey = (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2])[None]
-        if kind == 0:
-            img = img * f
-        elif kind == 1:
-            img = (img - grey.mean()) * f + grey.mean()
-        else:
-            img = (img - grey) * f + grey
-        out.append(img.clamp(0, 1))
-    return torch.stack(out)
-
-
-def crop_cells(crop: int) -> int:
-    """Cells of an unpadded PDN's output on a ``crop``-pixel square (a multiple of 4, at
-    least 36): ``(crop - 32) / 4``; output cell ``i`` sees crop pixels ``[4i, 4i + 33)``."""
-    return (int(crop) - 32) // 4
-
-
-def windows(
-    x: torch.Tensor, picks: Sequence[int], offsets: np.ndarray, size: int, scale: int, shift: int
-) -> torch.Tensor:
-    """Square windows of the (N, C, H, W) ``x``, stacked: window ``j`` of image ``picks[j]``
-    starts at row and column ``scale * offsets[j] + shift`` and is ``size`` a side."""
-    out = []
-    for i, (r, c) in zip(picks, np.asarray(offsets).tolist(), strict=True):
-        r0, c0 = scale * int(r) + shift, scale * int(c) + shift
-        out.append(x[int(i), :, r0 : r0 + size, c0 : c0 + size])
-    return torch.stack(out)
-
-
-def crop_batch(
-    images: np.ndarray, targets: torch.Tensor, picks: np.ndarray, offsets: np.ndarray, crop: int
-) -> tuple[np.ndarray, torch.Tensor]:
-    """Crops for distilling an unpadded PDN, and their exact targets.
-
-    ``images`` (N, S, S, 3), ``targets`` (N, C, S/4, S/4): the target grid of the *padded*
-    PDN on whole images, whose cell ``q`` is centred on pixel ``4q`` (the paper's set-up).
-    Crop ``j`` is image ``picks[j]`` from pixel ``4 * offsets[j]`` (row, column), ``crop``
-    pixels a side. The unpadded PDN's cell ``i`` on it is centred on image pixel
-    ``4 (offset + i + 4)``, so its target is the grid cell ``offset + 4 + i``: the same
-    cells, with the same receptive fields, as when distilling on the whole padded image
-    (minus the four border cells a side that see padding).
-    """
-    xs = [
-        images[int(i), 4 * int(r) : 4 * int(r) + crop, 4 * int(c) : 4 * int(c) + crop]
-        for i, (r, c) in zip(picks, offsets, strict=True)
-    ]  # (N, S, S, 3) arrays: rows and columns are axes 1 and 2, not 2 and 3 as in windows()
-    return np.stack(xs), windows(targets, picks, offsets, crop_cells(crop), scale=1, shift=4)
 
 
 @register(
@@ -624,7 +491,7 @@ class EfficientAD(PixelTrainedDetector):
             pen = self._tensor(
                 np.stack([pool[int(i)] for i in rng.integers(len(pool), size=batch)])
             )
-            x_ae = ((_colour_jitter(raw, rng) - mean) / std).contiguous(
+            x_ae = ((colour_jitter(raw, rng) - mean) / std).contiguous(
                 memory_format=torch.channels_last
             )
             ae = self.autoencoder_(x_ae)

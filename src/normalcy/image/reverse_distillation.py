@@ -49,9 +49,10 @@ from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector
+from .module_state import load_module_arrays, module_arrays
 from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
 from .preprocess import gaussian_blur, upsample
-from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
+from .training import TrainedDetectorMixin
 
 VARIANTS = ("rd", "fabric")
 VARIANT_LAYERS = {

@@ -33,8 +33,9 @@ from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
 from .feature_detector import FeatureImageDetector, concat_layers
+from .module_state import load_module_arrays, module_arrays
 from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
-from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
+from .training import TrainedDetectorMixin
 
 
 class Discriminator(nn.Module):
