@@ -34,7 +34,8 @@ from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
-from .module_state import load_module_arrays, module_arrays
+from ..core.state_spec import StateSpec
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
 from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
 from .preprocess import RESIZE_POLICIES
 from .textures import simulate_anomaly
@@ -382,6 +383,17 @@ class DRAEM(PixelTrainedDetector):
             **module_arrays(self.discriminative_, "discriminative"),
         }
         return arrays, {"training": self.training_}
+
+    def _state_spec(self) -> StateSpec:
+        """Both networks' weights, exactly as built from ``recon_width`` and ``disc_width``."""
+        recon, disc = int(self.recon_width), int(self.disc_width)
+        return StateSpec(
+            arrays={
+                **module_state_spec(on_meta(lambda: ReconstructiveNet(recon)), "reconstructive"),
+                **module_state_spec(on_meta(lambda: DiscriminativeNet(disc)), "discriminative"),
+            },
+            meta={"training": [dict]},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._build()

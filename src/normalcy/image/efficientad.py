@@ -44,11 +44,12 @@ from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
-from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
+from ..core.state_spec import ArraySpec, StateSpec
+from .backbones import LITE_MEAN, LITE_STD, describe, describe_layers, load_backbone
 from .efficientad_crops import colour_jitter, crop_batch, crop_cells, windows
 from .efficientad_nets import PDN, AutoEncoder
 from .feature_detector import local_average
-from .module_state import load_module_arrays, module_arrays
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
 from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
 from .preprocess import RESIZE_POLICIES
 from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
@@ -613,6 +614,33 @@ class EfficientAD(PixelTrainedDetector):
             "teacher_target": describe(self._backbone()),
         }
         return arrays, meta
+
+    def _state_spec(self) -> StateSpec:
+        """The three networks' weights, exactly as built from ``variant``, ``width``,
+        ``out_channels`` and ``image_size`` (the grid from a shape-only forward pass), the
+        teacher's channel statistics and the four map quantiles."""
+        s, c, w = int(self.image_size), self._channels, self._width
+        teacher = on_meta(lambda: PDN(self.variant, c, w))
+        student = on_meta(lambda: PDN(self.variant, 2 * c, w))
+        grid = int(teacher(torch.zeros(1, 3, s, s, device="meta")).shape[-1])
+        autoencoder = on_meta(lambda: AutoEncoder(c, w, s, grid))
+        target = describe_layers("efficientnet_lite0", TEACHER_LAYERS)
+        return StateSpec(
+            arrays={
+                **module_state_spec(teacher, "teacher"),
+                **module_state_spec(student, "student"),
+                **module_state_spec(autoencoder, "autoencoder"),
+                "t_mean": ArraySpec((c,), dtype="float32"),
+                "t_std": ArraySpec((c,), dtype="float32", value_range=(1e-7, None)),
+                "quantiles": ArraySpec((4,), dtype="float32"),
+            },
+            meta={
+                "grid": [Interval(Integral, grid, grid)],
+                "teacher_training": [dict],
+                "training": [dict],
+                "teacher_target": [Satisfies(lambda v: v == target, f"the layout {target}")],
+            },
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._build()

@@ -20,9 +20,18 @@ import torch
 import torch.nn.functional as F
 
 from ..core.base import ImageDetector
-from ..core.errors import InputError
+from ..core.constraints import Satisfies
+from ..core.errors import InputError, ModelFileError
 from ..core.image_input import ImageSource, resize_image
-from .backbones import FEATURE_CACHE, FeatureExtractor, describe, load_backbone
+from .backbones import (
+    FEATURE_CACHE,
+    FeatureExtractor,
+    describe,
+    describe_layers,
+    grid_side,
+    layer_info,
+    load_backbone,
+)
 from .heap import TRIM_EVERY, release_free_heap
 from .preprocess import Box, Preprocess, assemble_maps
 
@@ -203,10 +212,40 @@ class FeatureImageDetector(ImageDetector):
             return
         now = self._backbone_meta()
         if saved != now:
-            raise InputError(
+            raise ModelFileError(
                 f"the model was fitted with backbone {saved}, but this installation builds "
                 f"{now}; install the same backbone package"
             )
+
+    # -- what a saved state must look like (``core.state_spec``) ------------------------------
+    def _extractor_layers(self) -> Sequence[str] | None:
+        """The layers the extractor is built with (``layers``; Gaussian AD adds its map
+        layers)."""
+        return self.layers
+
+    def _layer_info(self) -> list[tuple[str, int, int]]:
+        """(layer, channels, stride) of the extractor's layers, shallow to deep; from the
+        backbone's table when it has one (no network built), else from the extractor."""
+        info = layer_info(self.backbone, self._extractor_layers())
+        if info is None:
+            ext = self._extractor()
+            info = list(zip(ext.layers, ext.channels, ext.strides, strict=True))
+        return info
+
+    def _input_side(self) -> int:
+        """Side of the square view the network sees."""
+        return int(self.center_crop or self.image_size)
+
+    def _grid_side(self) -> int:
+        """Side of the finest requested layer's grid, the grid patch features live on."""
+        return grid_side(self._input_side(), min(s for _, _, s in self._layer_info()))
+
+    def _backbone_meta_form(self) -> list[Any]:
+        """The one acceptable ``backbone_info`` (what ``_backbone_meta`` writes)."""
+        want = describe_layers(self.backbone, self._extractor_layers())
+        if want is None:
+            want = describe(self._extractor())
+        return [Satisfies(lambda v: v == want, f"the layout of the backbone: {want}")]
 
     # -- images → features --------------------------------------------------------------------
     def _image_at(self, source: ImageSource, i: int, out_size: tuple[int, int]) -> np.ndarray:

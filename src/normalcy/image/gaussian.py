@@ -35,11 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.constraints import Interval, Real
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
 from ..core.threshold import Threshold
 from .backbones import backbone_layers
 from .feature_detector import FeatureImageDetector
@@ -326,6 +327,38 @@ class GaussianAD(FeatureImageDetector):
             "backbone_info": self._backbone_meta(),
         }
         return arrays, meta
+
+    def _extractor_layers(self) -> list[str]:
+        return list(dict.fromkeys(self._level_names() + self._map_names()))
+
+    def _state_spec(self) -> StateSpec:
+        """Per level j a mean (k_j,) and precision (k_j, k_j), k_j the level's channels (or,
+        with NPCA, the kept components (k_j, c_j)); per map level a mean and precision of
+        its channels."""
+        channels = {name: c for name, c, _ in self._layer_info()}
+        arrays: dict[str, ArraySpec] = {}
+        for j, name in enumerate(self._level_names()):
+            c = channels[name]
+            k: int | str = c if self.npca_variance is None else f"k{j}"
+            arrays[f"mean_{j}"] = ArraySpec((k,), dtype="float64")
+            arrays[f"precision_{j}"] = ArraySpec((k, k), dtype="float64")
+            if self.npca_variance is not None:
+                arrays[f"components_{j}"] = ArraySpec((k, c), dtype="float64")
+        for j, name in enumerate(self._map_names()):
+            c = channels[name]
+            arrays[f"map_mean_{j}"] = ArraySpec((c,), dtype="float64")
+            arrays[f"map_precision_{j}"] = ArraySpec((c, c), dtype="float64")
+        n, n_map = len(self._level_names()), len(self._map_names())
+        bounds = {f"k{j}": (1, channels[name]) for j, name in enumerate(self._level_names())}
+        return StateSpec(
+            arrays=arrays,
+            meta={
+                "n_levels": [Interval(Integral, n, n)],
+                "n_map_levels": [Interval(Integral, n_map, n_map)],
+                "backbone_info": self._backbone_meta_form(),
+            },
+            dim_bounds=bounds if self.npca_variance is not None else {},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

@@ -67,6 +67,7 @@ from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .feature_detector import FeatureBatch, FeatureImageDetector, _progress, local_average
 from .params import FEATURE_COMMON, LAYERS
 
@@ -363,6 +364,10 @@ class MuSc(FeatureImageDetector):
     # -- state: parameters only -----------------------------------------------------------------
     def _get_state(self):
         return {}, {"backbone_info": self._backbone_meta()}
+
+    def _state_spec(self) -> StateSpec:
+        """No arrays: MuSc learns nothing; the backbone layout must match."""
+        return StateSpec(meta={"backbone_info": self._backbone_meta_form()})
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

@@ -33,6 +33,7 @@ from ..core.errors import InputError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
 from .feature_detector import FeatureImageDetector, concat_layers
 from .params import FEATURE_COMMON, LAYERS
 from .sampling import PatchReservoir, greedy_coreset
@@ -270,6 +271,21 @@ class PatchCore(FeatureImageDetector):
             "search": self.search,
         }
         return {"memory_bank": self.memory_bank_}, meta
+
+    def _state_spec(self) -> StateSpec:
+        """A (n, d) float32 bank, n in [1, max_bank], d the backbone's channels summed; the
+        search index is rebuilt from the bank on load, never read from the file."""
+        dim = sum(c for _, c, _ in self._layer_info())
+        return StateSpec(
+            arrays={"memory_bank": ArraySpec(("n", dim), dtype="float32")},
+            meta={
+                "n_train_patches": [Interval(Integral, 1, None)],
+                "backbone_info": self._backbone_meta_form(),
+                "search": [Options(str, SEARCHES)],
+            },
+            optional_meta=frozenset({"search"}),
+            dim_bounds={"n": (1, int(self.max_bank))},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         bank = np.asarray(arrays["memory_bank"], dtype=np.float32)

@@ -43,13 +43,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.constraints import Integral, Interval, Options
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, Options, Satisfies
+from ..core.errors import InputError, ModelFileError
 from ..core.image_input import ImageSource
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .feature_detector import FeatureImageDetector
-from .module_state import load_module_arrays, module_arrays
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
 from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
 from .preprocess import gaussian_blur, upsample
 from .training import TrainedDetectorMixin
@@ -334,7 +335,7 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         **TRAINING_COMMON,
         "variant": [Options(str, VARIANTS)],
         "layers": [*LAYERS, None],
-        "embed": [Interval(Integral, 1, 8192)],
+        "embed": [Interval(Integral, 8, 8192)],
         "blocks": [Interval(Integral, 1, 64)],
         "lr": LEARNING_RATE,
     }
@@ -531,6 +532,30 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
             "backbone_info": self._backbone_meta(),
         }
         return module_arrays(self.student_, "student"), meta
+
+    def _extractor_layers(self) -> Sequence[str]:
+        return self._layer_names()
+
+    def _state_spec(self) -> StateSpec:
+        """The student's weights, exactly as built from ``variant``, ``embed``, ``blocks``
+        and the teacher's channels."""
+        channels = [c for _, c, _ in self._layer_info()]
+        cls = RDStudent if self.variant == "rd" else FabricStudent
+        embed, blocks = int(self.embed), int(self.blocks)
+        try:
+            student = on_meta(lambda: cls(channels, embed, blocks))
+        except ValueError:  # a layer count the variant cannot take
+            raise ModelFileError(
+                f"variant {self.variant!r} cannot be built on layers {list(self._layer_names())}"
+            ) from None
+        return StateSpec(
+            arrays=module_state_spec(student, "student"),
+            meta={
+                "channels": [Satisfies(lambda v: v == channels, f"the channels {channels}")],
+                "training": [dict],
+                "backbone_info": self._backbone_meta_form(),
+            },
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)
