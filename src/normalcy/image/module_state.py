@@ -21,9 +21,10 @@ from ..core.state_spec import ArraySpec
 
 
 def module_arrays(module: nn.Module, prefix: str) -> dict[str, np.ndarray]:
-    """A module's parameters and buffers as ``{prefix.name: numpy array}`` (CPU copies)."""
+    """A module's parameters and buffers as ``{prefix.name: numpy array}`` (CPU copies; 0-d
+    tensors such as batch counts become 1-element arrays, as model files store them)."""
     return {
-        f"{prefix}.{k}": v.detach().cpu().contiguous().numpy().copy()
+        f"{prefix}.{k}": np.atleast_1d(v.detach().cpu().contiguous().numpy()).copy()
         for k, v in module.state_dict().items()
     }
 
@@ -31,11 +32,15 @@ def module_arrays(module: nn.Module, prefix: str) -> dict[str, np.ndarray]:
 def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix: str) -> None:
     """Load ``module_arrays`` output back into ``module`` (strict: every key must match)."""
     start = prefix + "."
-    state = {
-        k[len(start) :]: torch.from_numpy(np.array(v))
-        for k, v in arrays.items()
-        if k.startswith(start)
-    }
+    shapes = {k: v.shape for k, v in module.state_dict().items()}
+    state = {}
+    for key, value in arrays.items():
+        if key.startswith(start):
+            name = key[len(start) :]
+            tensor = torch.from_numpy(np.array(value))
+            if name in shapes and tensor.numel() == 1 and len(shapes[name]) == 0:
+                tensor = tensor.reshape(())
+            state[name] = tensor
     module.load_state_dict(state, strict=True)
 
 
@@ -57,7 +62,7 @@ def module_state_spec(module: nn.Module, prefix: str) -> dict[str, ArraySpec]:
         value_range = None
         if key.endswith("running_var") or key.endswith("num_batches_tracked"):
             value_range = (0, None)
-        out[f"{prefix}.{key}"] = ArraySpec(
-            tuple(int(s) for s in value.shape), dtype=dtype, value_range=value_range
-        )
+        # 0-d tensors (batch counts) are saved as 1-element arrays (see ``module_arrays``).
+        shape = tuple(int(s) for s in value.shape) or (1,)
+        out[f"{prefix}.{key}"] = ArraySpec(shape, dtype=dtype, value_range=value_range)
     return out
