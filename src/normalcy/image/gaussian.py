@@ -48,17 +48,26 @@ from .params import FEATURE_COMMON, LAYER, LAYERS
 from .sampling import PatchReservoir
 
 MAX_MAP_POSITIONS = 50_000  # training positions per level used for the map Gaussians
+RIDGE = 1e-6  # added to a singular covariance's diagonal, times max(mean variance, 1)
 
 
 def _ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean, precision) of ``x`` (n, d) with Ledoit-Wolf shrinkage (scikit-learn's
-    estimator; the shrunk covariance is positive definite, so it is inverted by Cholesky)."""
+    estimator); a singular covariance (features that do not vary) gets a small ridge, so
+    the Cholesky inversion always succeeds."""
     from sklearn.covariance import ledoit_wolf
 
     x = x.astype(np.float64)
     mean = x.mean(axis=0)
     cov, _ = ledoit_wolf(x - mean, assume_centered=True)
-    prec = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(cov))).numpy()
+    cov_t = torch.from_numpy(cov)
+    chol, info = torch.linalg.cholesky_ex(cov_t)
+    if int(info) != 0:
+        # Features that do not vary (constant training images) give a singular covariance; a
+        # ridge relative to its scale (with an absolute floor) makes it positive definite.
+        ridge = RIDGE * max(float(np.trace(cov)) / len(cov), 1.0)
+        chol = torch.linalg.cholesky(cov_t + ridge * torch.eye(len(cov), dtype=cov_t.dtype))
+    prec = torch.cholesky_inverse(chol).numpy()
     return mean, 0.5 * (prec + prec.T)
 
 
