@@ -159,7 +159,9 @@ PARAMS = {
         "teacher_crop": None,
     },
 }
-NEEDS_TWO = {"padim", "gaussian"}  # a covariance needs two training images
+# A covariance needs two training images; reverse distillation's bottleneck is 1x1 at
+# image_size 64, and its batch norms need two values.
+NEEDS_TWO = {"padim", "gaussian", "reverse_distillation"}
 S = MIN_IMAGE_SIDE
 BLACK = np.zeros((S, S, 3), dtype=np.uint8)
 WHITE = np.full((S, S, 3), 255, dtype=np.uint8)

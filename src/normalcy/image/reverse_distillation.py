@@ -467,6 +467,13 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         self._build([f.shape[1] for f in levels])
         train_idx, val_idx = self._split(n)
         batch = min(int(self.batch_size), len(train_idx))
+        code = levels[-1].shape[-1] // 2  # the bottleneck's grid side
+        if batch * code * code < 2:
+            raise InputError(
+                f"reverse distillation's batch norms need at least 2 values per step: with "
+                f"image_size {self.image_size} the bottleneck grid is {code}x{code}, so give at "
+                f"least 2 training images (got {n}) or image_size >= {2 * int(self.image_size)}"
+            )
 
         def take(idx: np.ndarray) -> list[torch.Tensor]:
             sel = torch.from_numpy(np.asarray(idx))
