@@ -464,11 +464,13 @@ class _Entry:
 
 
 class FeatureCache:
-    """A bounded in-memory LRU cache of per-image feature maps.
+    """A bounded in-memory LRU cache of feature maps.
 
-    Keys hash the backbone, its layers and the exact preprocessed input tensor, so a repeated
-    fit (or MuSc scoring of the same batch) with the same backbone reuses the features; any
-    change to the images or the preprocessing misses. Thread-safe; bounded by ``max_bytes``.
+    Keys hash a tag (the backbone, its layers, the normalisation and the runtime settings
+    that change the features' last bits: device, threads) and the exact preprocessed input,
+    so a repeated fit (or MuSc scoring of the same batch) with the same settings reuses the
+    features, bit for bit; any change to the images, the batch or the settings misses.
+    Thread-safe; bounded by ``max_bytes``.
     """
 
     def __init__(self, max_bytes: int = 512 * 2**20):

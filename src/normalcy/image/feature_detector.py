@@ -318,26 +318,32 @@ class FeatureImageDetector(ImageDetector):
         use_cache: bool,
         device: torch.device,
     ) -> list[torch.Tensor]:
-        keys = [FEATURE_CACHE.key(tag, v) for v in views] if use_cache else []
-        cached = [FEATURE_CACHE.get(k) for k in keys] if use_cache else [None] * len(views)
-        missing = [i for i, c in enumerate(cached) if c is None]
-        if missing:
-            x = prep.normalise(np.stack([views[i] for i in missing]), device)
-            with torch.inference_mode():
-                parts = [
-                    [f.float().cpu() for f in ext(part)]
-                    for part in backbone_slices(x, prep.input_size)
-                ]
-            out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
-            if use_cache:
-                for pos, i in enumerate(missing):
-                    FEATURE_CACHE.put(keys[i], [f[pos].numpy().copy() for f in out])
-            if len(missing) == len(views):  # nothing came from the cache
-                return out
-            for pos, i in enumerate(missing):
-                cached[i] = [f[pos].numpy() for f in out]
-        n_layers = len(cached[0])
-        return [torch.from_numpy(np.stack([c[layer] for c in cached])) for layer in range(n_layers)]
+        """Features of ``views`` (one backbone batch), from the cache when this exact batch
+        was computed before under the same settings.
+
+        The cache holds whole batches, keyed by the backbone, its layers, the normalisation,
+        the device, the thread count and every view's pixels: a convolution's rounding
+        depends on the batch it runs in and on the threads, so features cached per view by
+        another detector (another batch size, other threads) would differ in the last bits
+        from those this call computes, and scores would depend on what ran before.
+        """
+        x_views = np.stack(views)
+        key = ""
+        if use_cache:
+            runtime = f"{tag}|{device}|threads={torch.get_num_threads()}|{x_views.dtype}"
+            key = FEATURE_CACHE.key(runtime, x_views)
+            cached = FEATURE_CACHE.get(key)
+            if cached is not None:
+                return [torch.from_numpy(a) for a in cached]
+        x = prep.normalise(x_views, device)
+        with torch.inference_mode():
+            parts = [
+                [f.float().cpu() for f in ext(part)] for part in backbone_slices(x, prep.input_size)
+            ]
+        out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
+        if use_cache:
+            FEATURE_CACHE.put(key, [f.numpy().copy() for f in out])
+        return out
 
     def _maps(self, grids: torch.Tensor, batch: FeatureBatch, out_size: tuple[int, int]):
         """Per-view patch-score grids → (b, H, W) float32 maps at the output size."""
