@@ -100,7 +100,7 @@ def test_bad_images_raise_input_error(tmp_path, results):
     with pytest.raises(nc.InputError, match="at least 8x8"):
         det.score(np.zeros((1, 1, 1), np.uint8))
     with pytest.raises(nc.InputError, match="dtype"):
-        det.score(np.full((1, 32, 32), 300, np.int32))
+        det.score(np.zeros((1, 32, 32), np.int32))
     with pytest.raises(nc.InputError, match="NaN"):
         det.score(np.full((1, 32, 32), np.nan, np.float32))
     with pytest.raises(nc.NotFittedError):

@@ -129,9 +129,9 @@ def test_bad_arrays_are_input_errors(arr, message):
         as_images(list(arr) if len(arr) else arr)
 
 
-def test_small_integer_arrays_accepted():
-    img = as_images(np.full((1, 16, 16), 51, dtype=np.int64))[0]
-    np.testing.assert_allclose(img, 0.2, atol=1e-6)
+def test_integer_arrays_say_how_to_convert():
+    with pytest.raises(nc.InputError, match=r"astype\(np.uint8\)"):
+        as_images(np.full((1, 16, 16), 51, dtype=np.int64))
 
 
 def test_one_pixel_pil_image_rejected_with_minimum():

@@ -1,8 +1,8 @@
 """Validation of image input: a folder, paths, PIL images or arrays, read lazily in batches.
 
 Accepted: a folder (its image files, sorted by name), a single file, a list of paths or
-PIL images or (H, W[, C]) arrays, or an array (N, H, W[, C]) of uint8, uint16, other
-integers in [0, 255], or float in [0, 1]. Grayscale becomes 3 channels; an alpha channel is
+PIL images or (H, W[, C]) arrays, or an array (N, H, W[, C]) of uint8, uint16 or float in
+[0, 1]. Grayscale becomes 3 channels; an alpha channel is
 dropped. Files and PIL images in any mode PIL reads are accepted: 16-bit grayscale is scaled
 from 0-65535, CMYK and palette images (with or without transparency) are converted to RGB,
 1-bit images to 0/255. A file larger than ``MAX_IMAGE_PIXELS`` (a decompression bomb), or
@@ -35,20 +35,23 @@ MIXED_SIZE_POLICIES = ("resize", "error")
 
 
 def _check_pixels(arr: np.ndarray, what: str) -> None:
-    """Reject dtypes other than uint8/uint16/integers in [0, 255]/float, and floats outside
-    [0, 1] or not finite."""
+    """Reject dtypes other than uint8/uint16/float, and floats outside [0, 1] or not finite;
+    the message says what the values were and how to convert them."""
     if arr.dtype in (np.uint8, np.uint16):
         return
     if arr.size == 0:
         raise InputError(f"{what} is empty (shape {arr.shape}); expected pixels")
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind in "iub":
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > 255:
-            raise InputError(
-                f"{what} has dtype {arr.dtype} with values in [{lo}, {hi}]; integer pixels must "
-                "lie in [0, 255] (or use uint16 for 16-bit images, float in [0, 1])"
-            )
-        return
+        hint = (
+            "convert it with .astype(np.uint8)"
+            if 0 <= lo and hi <= 255
+            else "integer pixels must lie in [0, 255] (uint8) or [0, 65535] (uint16)"
+        )
+        raise InputError(
+            f"{what} has dtype {arr.dtype} with values in [{lo}, {hi}]; expected uint8, uint16 "
+            f"or float in [0, 1] ({hint})"
+        )
     if arr.dtype.kind != "f":
         raise InputError(f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
     if not np.all(np.isfinite(arr)):
@@ -69,12 +72,10 @@ def _array_to_float(arr: np.ndarray, what: str) -> np.ndarray:
 
 def _checked_to_float(arr: np.ndarray) -> np.ndarray:
     """``_array_to_float`` for pixels ``_check_pixels`` has already accepted."""
-    if arr.dtype in (np.uint8, np.uint16):
+    if arr.dtype.kind == "u":
         out = arr.astype(np.float32)
         out /= np.float32(np.iinfo(arr.dtype).max)
         return out
-    if arr.dtype.kind in "iu":  # other integers, checked to lie in [0, 255]
-        return arr.astype(np.float32) / np.float32(255.0)
     return np.clip(arr, 0.0, 1.0).astype(np.float32)
 
 
