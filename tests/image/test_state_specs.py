@@ -186,3 +186,26 @@ def test_tampered_metadata_refused(saved, tmp_path):
     manifest["state"]["backbone_info" if "backbone_info" in manifest["state"] else "training"] = 7
     with pytest.raises(nc.ModelFileError, match="metadata"):
         nc.load(_write(tmp_path / "meta.normalcy", manifest, arrays))
+
+
+@pytest.mark.parametrize("saved", ["patchcore"], indirect=True)
+def test_patchcore_stores_no_serialised_index(saved):
+    """The search index is rebuilt from the verified bank; no faiss bytes are read."""
+    _, det, _ = saved
+    arrays, meta = det._get_state()
+    assert set(arrays) == {"memory_bank"} and "index" not in meta
+
+
+def test_gaussian_npca_round_trip_and_spec(tmp_path):
+    det = nc.create("gaussian", npca_variance=0.5, **CASES["gaussian"][0]).fit(_images())
+    path = det.save(tmp_path / "npca.normalcy")
+    test = _images(2, seed=3)
+    np.testing.assert_array_equal(det.score(test).scores, nc.load(path).score(test).scores)
+    manifest, arrays = _read(path)
+    arrays["components_0"] = np.ascontiguousarray(arrays["components_0"][:, :-1])
+    with pytest.raises(nc.ModelFileError, match="components_0"):
+        nc.load(_write(tmp_path / "bad.normalcy", manifest, arrays))
+    manifest, arrays = _read(path)
+    del arrays["components_1"]
+    with pytest.raises(nc.ModelFileError, match="lacks"):
+        nc.load(_write(tmp_path / "lacks.normalcy", manifest, arrays))

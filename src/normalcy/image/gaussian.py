@@ -232,7 +232,8 @@ class GaussianAD(FeatureImageDetector):
                 x = np.concatenate(feats)
                 comp = None
                 if self.npca_variance is not None:
-                    comp = _npca_components(x, float(self.npca_variance))
+                    # contiguous, as a loaded model holds it: the same BLAS path, same bits
+                    comp = np.ascontiguousarray(_npca_components(x, float(self.npca_variance)))
                     x = x @ comp.T
                 mean, prec = _ledoit_wolf(x)
                 self.means_.append(mean)
