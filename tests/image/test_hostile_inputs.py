@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 import normalcy as nc
@@ -192,3 +195,28 @@ def test_single_training_image(name):
         return
     det.fit(NOISE[None])
     _assert_finite(det.score(np.stack([WHITE, NOISE])), 2)
+
+
+# -- any array: a valid image or an InputError, nothing else ------------------------------------
+
+DTYPES = st.sampled_from(
+    ["uint8", "uint16", "int8", "int32", "int64", "float16", "float32", "float64", "bool"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(
+        dtype=DTYPES,
+        shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=12),
+    )
+)
+def test_any_array_is_an_image_or_an_input_error(arr):
+    try:
+        source = as_images(arr)
+        images = [source[i] for i in range(len(source))]
+    except nc.InputError:
+        return
+    for img in images:
+        assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.float32
+        assert np.isfinite(img).all() and 0.0 <= img.min() <= img.max() <= 1.0
