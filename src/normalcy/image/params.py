@@ -41,7 +41,7 @@ FEATURE_COMMON: dict[str, list[Any]] = {
     "image_size": [SIDE],
     "resize": [Options(str, RESIZE_POLICIES)],
     "center_crop": [SIDE, None],
-    "tile": [SIDE, None],
+    "tile": [Interval(Integral, 32, 65_536), None],
     "tile_overlap": [Interval(Real, 0.0, 1.0, closed="left")],
     "sigma": [Interval(Real, 0.0, 100.0)],
     "batch_size": [Interval(Integral, 1, 4096)],
