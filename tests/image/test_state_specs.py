@@ -209,3 +209,16 @@ def test_gaussian_npca_round_trip_and_spec(tmp_path):
     del arrays["components_1"]
     with pytest.raises(nc.ModelFileError, match="lacks"):
         nc.load(_write(tmp_path / "lacks.normalcy", manifest, arrays))
+
+
+@pytest.mark.parametrize("saved", ["patchcore"], indirect=True)
+def test_patchcore_bank_larger_than_max_bank_refused(saved, tmp_path):
+    _, _, path = saved
+    manifest, arrays = _read(path)
+    manifest["params"]["max_bank"] = 1
+    with pytest.raises(nc.ModelFileError, match="'n'"):
+        nc.load(_write(tmp_path / "bank.normalcy", manifest, arrays))
+    manifest["params"]["max_bank"] = 50
+    manifest["params"]["layers"] = ["layer2", "layer3"]  # ResNet layers on EfficientNet-Lite
+    with pytest.raises(nc.ModelFileError, match="cannot be built"):
+        nc.load(_write(tmp_path / "layers.normalcy", manifest, arrays))

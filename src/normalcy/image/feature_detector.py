@@ -226,10 +226,16 @@ class FeatureImageDetector(ImageDetector):
     def _layer_info(self) -> list[tuple[str, int, int]]:
         """(layer, channels, stride) of the extractor's layers, shallow to deep; from the
         backbone's table when it has one (no network built), else from the extractor."""
-        info = layer_info(self.backbone, self._extractor_layers())
-        if info is None:
-            ext = self._extractor()
-            info = list(zip(ext.layers, ext.channels, ext.strides, strict=True))
+        try:
+            info = layer_info(self.backbone, self._extractor_layers())
+            if info is None:
+                ext = self._extractor()
+                info = list(zip(ext.layers, ext.channels, ext.strides, strict=True))
+        except Exception as exc:  # only state specs ask: the parameters came from a file
+            raise ModelFileError(
+                f"backbone {self.backbone!r} with layers {self._extractor_layers()} cannot be "
+                f"built to check the saved state ({exc})"
+            ) from None
         return info
 
     def _input_side(self) -> int:
