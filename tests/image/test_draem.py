@@ -8,9 +8,9 @@ import pytest
 import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image import draem
+from normalcy.image.module_state import module_arrays
 from normalcy.image.perlin import perlin_mask, perlin_noise
 from normalcy.image.textures import TEXTURES, augment_image, procedural_texture, simulate_anomaly
-from normalcy.image.training import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 

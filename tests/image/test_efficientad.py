@@ -9,8 +9,9 @@ import torch
 import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image import efficientad
-from normalcy.image.efficientad import PDN, AutoEncoder, crop_batch, crop_cells
-from normalcy.image.training import module_arrays
+from normalcy.image.efficientad_crops import crop_batch, crop_cells
+from normalcy.image.efficientad_nets import PDN, AutoEncoder
+from normalcy.image.module_state import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 
@@ -110,7 +111,7 @@ def test_interrupted_fit_resumes_to_identical_weights(data, tmp_path, monkeypatc
                   out_channels=16, width=0.0625)  # fmt: skip
     full = nc.create("efficientad", checkpoint_dir=str(tmp_path / "a"), **params).fit(data.train)
     calls = {"n": 0}
-    original = efficientad._colour_jitter
+    original = efficientad.colour_jitter
 
     def crash_once(*args, **kwargs):
         calls["n"] += 1
@@ -118,10 +119,10 @@ def test_interrupted_fit_resumes_to_identical_weights(data, tmp_path, monkeypatc
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(efficientad, "_colour_jitter", crash_once)
+    monkeypatch.setattr(efficientad, "colour_jitter", crash_once)
     with pytest.raises(KeyboardInterrupt):
         nc.create("efficientad", checkpoint_dir=str(tmp_path / "b"), **params).fit(data.train)
-    monkeypatch.setattr(efficientad, "_colour_jitter", original)
+    monkeypatch.setattr(efficientad, "colour_jitter", original)
     resumed = nc.create("efficientad", checkpoint_dir=str(tmp_path / "b"), **params)
     resumed.fit(data.train)
     for part in ("teacher_", "student_", "autoencoder_"):

@@ -8,7 +8,7 @@ import pytest
 import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image import reverse_distillation as rd
-from normalcy.image.training import module_arrays
+from normalcy.image.module_state import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 

@@ -8,7 +8,7 @@ import pytest
 import normalcy as nc
 from normalcy.datasets.synthetic import make_images
 from normalcy.image import simplenet
-from normalcy.image.training import module_arrays
+from normalcy.image.module_state import module_arrays
 from normalcy.metrics.pixel import pixel_auroc
 from normalcy.metrics.ranking import auroc
 
@@ -74,3 +74,26 @@ def test_bad_parameters_are_rejected(data):
         nc.create("simplenet", noise_std=0.0, verbose=False).fit(data.train)
     with pytest.raises(nc.InputError, match="validation_fraction"):
         nc.create("simplenet", validation_fraction=1.5, verbose=False).fit(data.train)
+
+
+def test_scores_do_not_depend_on_what_ran_before():
+    """The feature cache must not hand SimpleNet features another detector computed in
+    another batch or with other threads (their last bits differ, and training amplifies it)."""
+    from normalcy.image.backbones import FEATURE_CACHE
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, size=(6, 48, 48, 3), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(3, 48, 48, 3), dtype=np.uint8)
+    quick = dict(image_size=64, max_steps=3, eval_every=1, hidden=8, num_threads=1)
+    quick |= dict(verbose=False, max_minutes=None)
+
+    FEATURE_CACHE.clear()
+    alone = nc.create("simplenet", **quick).fit(train).score(test).scores
+    FEATURE_CACHE.clear()
+    nc.create(
+        "patchcore", image_size=64, batch_size=5, num_threads=2, max_bank=50, verbose=False
+    ).fit(train)  # same backbone and layers, other batches and threads
+    after = nc.create("simplenet", **quick).fit(train).score(test).scores
+    again = nc.create("simplenet", **quick).fit(train).score(test).scores  # from the cache
+    np.testing.assert_array_equal(alone, after)
+    np.testing.assert_array_equal(alone, again)

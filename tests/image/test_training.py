@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from normalcy.image.training import Trainer, fingerprint, load_module_arrays, module_arrays
+from normalcy.image.module_state import load_module_arrays, module_arrays
+from normalcy.image.trainer import Trainer, fingerprint
 
 
 def _problem(seed: int = 0):

@@ -344,6 +344,81 @@ def backbone_layers(name: str) -> list[str]:
     return ["stem", "layer1", "layer2", "layer3", "layer4"]
 
 
+# Stage-end channels of the torchvision ResNets (stem, layer1 ... layer4).
+_RESNET_CHANNELS = {
+    **{n: (64, 64, 128, 256, 512) for n in ("resnet18", "resnet34")},
+    **{
+        n: (64, 256, 512, 1024, 2048)
+        for n in (
+            "resnet50",
+            "resnet101",
+            "resnet152",
+            "wide_resnet50_2",
+            "wide_resnet101_2",
+            "resnext50_32x4d",
+            "resnext101_32x8d",
+            "resnext101_64x4d",
+        )
+    },
+}
+
+
+def layer_info(name: str, layers: Sequence[str] | None) -> list[tuple[str, int, int]] | None:
+    """(layer, channels, stride) of each requested layer in the extractor's order (shallow to
+    deep, duplicates dropped), known without building the network; None for a backbone
+    whose layout is not tabulated here. Raises ``InputError`` for an unknown layer."""
+    if layers is None:
+        layers = DEFAULT_LAYERS.get(name, ("layer2", "layer3"))
+    if isinstance(layers, str):
+        layers = (layers,)
+    order = backbone_layers(name)
+    unknown = [layer for layer in layers if layer not in order]
+    if unknown or not layers:
+        raise InputError(
+            f"backbone {name!r} has no layer(s) {unknown or '(none given)'}; its layers are {order}"
+        )
+    if name in _LITE_SCALING:
+        width = _LITE_SCALING[name][0]
+        channels, strides, stride = [32], [2], 2
+        for _, _, s, _, _, cout in _LITE_BLOCKS:
+            stride *= s
+            channels.append(_round_filters(cout, width))
+            strides.append(stride)
+        channels.append(1280)
+        strides.append(stride)
+    elif name in _RESNET_CHANNELS:
+        channels, strides = list(_RESNET_CHANNELS[name]), [4, 4, 8, 16, 32]
+    else:
+        return None
+    wanted = sorted(set(layers), key=order.index)
+    return [(layer, channels[order.index(layer)], strides[order.index(layer)]) for layer in wanted]
+
+
+def describe_layers(name: str, layers: Sequence[str] | None) -> dict[str, Any] | None:
+    """What ``describe`` returns for ``load_backbone(name, layers)``, without building it
+    (None when ``layer_info`` does not know the backbone)."""
+    info = layer_info(name, layers)
+    if info is None:
+        return None
+    return {
+        "backbone": name,
+        "layers": [layer for layer, _, _ in info],
+        "channels": [c for _, c, _ in info],
+        "strides": [s for _, _, s in info],
+    }
+
+
+def grid_side(input_size: int, stride: int) -> int:
+    """Side of a layer's feature grid on a square input: every stride-2 step rounds up
+    (TensorFlow "SAME" padding in EfficientNet-Lite, padded convolutions and pooling in the
+    ResNets)."""
+    side = int(input_size)
+    while stride > 1:
+        side = -(-side // 2)
+        stride //= 2
+    return side
+
+
 def load_backbone(
     name: str = "efficientnet_lite0",
     layers: Sequence[str] | None = None,
@@ -391,11 +466,13 @@ class _Entry:
 
 
 class FeatureCache:
-    """A bounded in-memory LRU cache of per-image feature maps.
+    """A bounded in-memory LRU cache of feature maps.
 
-    Keys hash the backbone, its layers and the exact preprocessed input tensor, so a repeated
-    fit (or MuSc scoring of the same batch) with the same backbone reuses the features; any
-    change to the images or the preprocessing misses. Thread-safe; bounded by ``max_bytes``.
+    Keys hash a tag (the backbone, its layers, the normalisation and the runtime settings
+    that change the features' last bits: device, threads) and the exact preprocessed input,
+    so a repeated fit (or MuSc scoring of the same batch) with the same settings reuses the
+    features, bit for bit; any change to the images, the batch or the settings misses.
+    Thread-safe; bounded by ``max_bytes``.
     """
 
     def __init__(self, max_bytes: int = 512 * 2**20):

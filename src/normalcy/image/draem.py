@@ -30,11 +30,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.registry import register
+from ..core.state_spec import StateSpec
 from .input import ImageSource
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
+from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
+from .preprocess import RESIZE_POLICIES
 from .textures import simulate_anomaly
-from .training import PixelTrainedDetector, load_module_arrays, module_arrays
+from .training import PixelTrainedDetector
+
+
+def _multiple_of_32(v: Any) -> bool:
+    return Interval(Integral, 32, 4096).accepts(v) and int(v) % 32 == 0
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -221,6 +230,21 @@ class DRAEM(PixelTrainedDetector):
     norm_mean = (0.0, 0.0, 0.0)
     norm_std = (1.0, 1.0, 1.0)
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TRAINING_COMMON,
+        "recon_width": [Interval(Integral, 1, 512)],
+        "disc_width": [Interval(Integral, 1, 512)],
+        "p_anomaly": [Interval(Real, 0.0, 1.0, closed="right")],
+        "batch_size": [Interval(Integral, 1, 4096)],
+        "lr": LEARNING_RATE,
+        "image_size": [Satisfies(_multiple_of_32, "an int in [32, 4096], a multiple of 32")],
+        "resize": [Options(str, RESIZE_POLICIES)],
+        "num_threads": THREADS,
+        "device": DEVICE,
+        "seed": SEED,
+        "verbose": [bool],
+    }
+
     def __init__(
         self,
         *,
@@ -359,6 +383,17 @@ class DRAEM(PixelTrainedDetector):
             **module_arrays(self.discriminative_, "discriminative"),
         }
         return arrays, {"training": self.training_}
+
+    def _state_spec(self) -> StateSpec:
+        """Both networks' weights, exactly as built from ``recon_width`` and ``disc_width``."""
+        recon, disc = int(self.recon_width), int(self.disc_width)
+        return StateSpec(
+            arrays={
+                **module_state_spec(on_meta(lambda: ReconstructiveNet(recon)), "reconstructive"),
+                **module_state_spec(on_meta(lambda: DiscriminativeNet(disc)), "discriminative"),
+            },
+            meta={"training": [dict]},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._build()

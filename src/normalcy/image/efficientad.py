@@ -34,163 +34,36 @@ Millisecond-Level Latencies. WACV 2024.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from ..core.constraints import Integral, Interval, Options, Real, Satisfies
 from ..core.errors import InputError
 from ..core.registry import register
-from .backbones import LITE_MEAN, LITE_STD, describe, load_backbone
-from .feature_detector import local_average
+from ..core.state_spec import ArraySpec, StateSpec
+from .backbones import LITE_MEAN, LITE_STD, describe, describe_layers, load_backbone
+from .efficientad_crops import colour_jitter, crop_cells, windows
+from .efficientad_nets import PDN, AutoEncoder
+from .efficientad_teacher import TeacherDistillation
 from .input import ImageSource
-from .textures import as_float, augment_image, procedural_texture, simulate_anomaly
-from .training import PixelTrainedDetector, load_module_arrays, module_arrays
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
+from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
+from .preprocess import RESIZE_POLICIES
+from .textures import augment_image, procedural_texture
+from .training import PixelTrainedDetector
 
 VARIANTS = ("S", "M")
 # Per variant: (width, out_channels) when not given.
 VARIANT_DEFAULTS = {"S": (0.125, 32), "M": (0.25, 64)}
 TEACHER_LAYERS = ("stage4", "stage5")
-TEACHER_LR = 1e-3
-# Share of the time left of ``max_minutes`` that the teacher's distillation may use.
-TEACHER_BUDGET_SHARE = 0.3
-
-
-class PDN(nn.Module):
-    """Patch description network. ``S``: conv4-pool-conv4-pool-conv3-conv4; ``M``: conv4-pool-
-    conv4-pool-conv1-conv3-conv4-conv1 (ReLU between convolutions, average pooling 2x2).
-    ``padding`` pads every layer (used while distilling the teacher, as in the paper)."""
-
-    def __init__(self, variant: str, out: int, width: float):
-        super().__init__()
-        self.variant = variant
-        self.padding = False
-        if variant == "S":
-            c1, c2 = max(8, round(128 * width)), max(8, round(256 * width))
-            spec = [(3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 3, 1), (c2, out, 4, 0)]
-        else:
-            c1, c2 = max(8, round(256 * width)), max(8, round(512 * width))
-            spec = [
-                (3, c1, 4, 3), "pool", (c1, c2, 4, 3), "pool", (c2, c2, 1, 0), (c2, c2, 3, 1),
-                (c2, out, 4, 0), (out, out, 1, 0),
-            ]  # fmt: skip
-        self.spec = spec
-        self.convs = nn.ModuleList(
-            nn.Conv2d(a, b, k) for a, b, k, _ in (s for s in spec if s != "pool")
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = 0
-        n = len(self.convs)
-        for s in self.spec:
-            if s == "pool":
-                x = F.avg_pool2d(x, 2, 2, padding=1 if self.padding else 0)
-                continue
-            pad = s[3] if self.padding else 0
-            if pad:
-                x = F.pad(x, (pad,) * 4)
-            x = self.convs[i](x)
-            i += 1
-            if i < n:
-                x = F.relu(x)
-        return x
-
-
-class AutoEncoder(nn.Module):
-    """EfficientAD's autoencoder: six strided convolutions to a 1x1 code, then bilinear
-    upsampling + convolution (and dropout) stages, ending at the PDN's output size."""
-
-    def __init__(self, out: int, width: float, image_size: int, out_size: int):
-        super().__init__()
-        a, b = max(8, round(32 * width)), max(8, round(64 * width))
-        last = max(1, image_size // 32)
-        self.enc = nn.ModuleList(
-            [
-                nn.Conv2d(3, a, 4, 2, 1),
-                nn.Conv2d(a, a, 4, 2, 1),
-                nn.Conv2d(a, b, 4, 2, 1),
-                nn.Conv2d(b, b, 4, 2, 1),
-                nn.Conv2d(b, b, 4, 2, 1),
-                nn.Conv2d(b, b, last),
-            ]
-        )
-        self.dec = nn.ModuleList(nn.Conv2d(b, b, 4, 1, 2) for _ in range(6))
-        self.head = nn.ModuleList([nn.Conv2d(b, b, 3, 1, 1), nn.Conv2d(b, out, 3, 1, 1)])
-        scale = image_size / 256
-        self.sizes = [max(1, round(s * scale)) for s in (3, 8, 15, 32, 63, 127)]
-        self.out_size = int(out_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, conv in enumerate(self.enc):
-            x = conv(x)
-            if i < len(self.enc) - 1:
-                x = F.relu(x)
-        for size, conv in zip(self.sizes, self.dec, strict=True):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-            x = F.dropout(F.relu(conv(x)), p=0.2, training=self.training)
-        x = F.interpolate(
-            x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False
-        )
-        return self.head[1](F.relu(self.head[0](x)))
-
-
-def _colour_jitter(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """One of brightness, contrast or saturation jitter by a factor in [0.8, 1.2] per image
-    (the autoencoder's augmentation); ``x`` is (B, 3, H, W) in [0, 1]."""
-    out = []
-    for img in x:
-        f = float(rng.uniform(0.8, 1.2))
-        kind = int(rng.integers(3))
-        grey = (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2])[None]
-        if kind == 0:
-            img = img * f
-        elif kind == 1:
-            img = (img - grey.mean()) * f + grey.mean()
-        else:
-            img = (img - grey) * f + grey
-        out.append(img.clamp(0, 1))
-    return torch.stack(out)
-
-
-def crop_cells(crop: int) -> int:
-    """Cells of an unpadded PDN's output on a ``crop``-pixel square (a multiple of 4, at
-    least 36): ``(crop - 32) / 4``; output cell ``i`` sees crop pixels ``[4i, 4i + 33)``."""
-    return (int(crop) - 32) // 4
-
-
-def windows(
-    x: torch.Tensor, picks: Sequence[int], offsets: np.ndarray, size: int, scale: int, shift: int
-) -> torch.Tensor:
-    """Square windows of the (N, C, H, W) ``x``, stacked: window ``j`` of image ``picks[j]``
-    starts at row and column ``scale * offsets[j] + shift`` and is ``size`` a side."""
-    out = []
-    for i, (r, c) in zip(picks, np.asarray(offsets).tolist(), strict=True):
-        r0, c0 = scale * int(r) + shift, scale * int(c) + shift
-        out.append(x[int(i), :, r0 : r0 + size, c0 : c0 + size])
-    return torch.stack(out)
-
-
-def crop_batch(
-    images: np.ndarray, targets: torch.Tensor, picks: np.ndarray, offsets: np.ndarray, crop: int
-) -> tuple[np.ndarray, torch.Tensor]:
-    """Crops for distilling an unpadded PDN, and their exact targets.
-
-    ``images`` (N, S, S, 3), ``targets`` (N, C, S/4, S/4): the target grid of the *padded*
-    PDN on whole images, whose cell ``q`` is centred on pixel ``4q`` (the paper's set-up).
-    Crop ``j`` is image ``picks[j]`` from pixel ``4 * offsets[j]`` (row, column), ``crop``
-    pixels a side. The unpadded PDN's cell ``i`` on it is centred on image pixel
-    ``4 (offset + i + 4)``, so its target is the grid cell ``offset + 4 + i``: the same
-    cells, with the same receptive fields, as when distilling on the whole padded image
-    (minus the four border cells a side that see padding).
-    """
-    xs = [
-        images[int(i), 4 * int(r) : 4 * int(r) + crop, 4 * int(c) : 4 * int(c) + crop]
-        for i, (r, c) in zip(picks, offsets, strict=True)
-    ]  # (N, S, S, 3) arrays: rows and columns are axes 1 and 2, not 2 and 3 as in windows()
-    return np.stack(xs), windows(targets, picks, offsets, crop_cells(crop), scale=1, shift=4)
+# A crop side: a multiple of 4 of at least 36 pixels (see ``crop_batch``).
+CROP = Satisfies(
+    lambda v: Interval(Integral, 36, 4096).accepts(v) and int(v) % 4 == 0,
+    "an int in [36, 4096], a multiple of 4",
+)
 
 
 @register(
@@ -200,7 +73,7 @@ def crop_batch(
     year=2024,
     can_localise=True,
 )
-class EfficientAD(PixelTrainedDetector):
+class EfficientAD(TeacherDistillation, PixelTrainedDetector):
     """EfficientAD (Batzner et al., WACV 2024): PDN student-teacher + autoencoder.
 
     Parameters
@@ -286,6 +159,28 @@ class EfficientAD(PixelTrainedDetector):
     }
     norm_mean = LITE_MEAN
     norm_std = LITE_STD
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TRAINING_COMMON,
+        "variant": [Options(str, VARIANTS)],
+        "width": [Interval(Real, 0.0, 16.0, closed="right"), None],
+        "out_channels": [Interval(Integral, 1, 120), None],
+        "teacher_steps": [Interval(Integral, 1, 10_000_000)],
+        "teacher_batch": [Interval(Integral, 1, 4096)],
+        "teacher_crop": [CROP, None],
+        "student_crop": [CROP, None],
+        "teacher_corpus": [Options(str, ("mixed", "train"))],
+        "teacher_images": [Interval(Integral, 1, 1_000_000)],
+        "batch_size": [Interval(Integral, 1, 4096)],
+        "lr": LEARNING_RATE,
+        "hard_quantile": [Interval(Real, 0.0, 1.0, closed="left")],
+        "image_size": [Interval(Integral, 64, 4096)],
+        "resize": [Options(str, RESIZE_POLICIES)],
+        "num_threads": THREADS,
+        "device": DEVICE,
+        "seed": SEED,
+        "verbose": [bool],
+    }
 
     def __init__(
         self,
@@ -410,129 +305,6 @@ class EfficientAD(PixelTrainedDetector):
     def _backbone(self):
         return load_backbone("efficientnet_lite0", TEACHER_LAYERS, device=self._torch_device())
 
-    # -- teacher distillation ------------------------------------------------------------------
-    def _lite_targets(self, x: torch.Tensor) -> torch.Tensor:
-        """EfficientNet-Lite stage 4 + 5 features of ``x`` at twice its resolution, 3x3
-        locally averaged, on the stride-4 grid of ``x`` (B, 120, S/4, S/4)."""
-        ext = self._backbone()
-        big = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        with torch.no_grad():
-            feats = ext(big.contiguous(memory_format=torch.channels_last))
-        size = (x.shape[-2] // 4, x.shape[-1] // 4)
-        return torch.cat(
-            [
-                F.interpolate(
-                    local_average(f.float(), 3), size=size, mode="bilinear", align_corners=False
-                )
-                for f in feats
-            ],
-            dim=1,
-        )
-
-    def _corpus_image(self, train: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One distillation image: a training image, or (``mixed``, 20% of the time)
-        a procedural texture or a training image with a simulated anomaly, so that the
-        teacher also describes patches unlike the training data."""
-        img = as_float(train[int(rng.integers(len(train)))])
-        r = rng.random() if self.teacher_corpus == "mixed" else 0.0
-        if r < 0.8:
-            return img
-        if r < 0.9:
-            tex = procedural_texture(img.shape[:2], rng)
-            return augment_image(tex, rng) if rng.random() < 0.5 else tex
-        return simulate_anomaly(img, rng, train, p_anomaly=1.0)[0]
-
-    def _distil_teacher(self, train: np.ndarray, val: np.ndarray, config: str) -> dict[str, Any]:
-        device = self._torch_device()
-        c = self._channels
-        # PCA of the Lite targets on (a sample of) the training images fixes the projection.
-        sample = np.random.default_rng([int(self.seed), 11]).permutation(len(train))[:32]
-        with torch.no_grad():
-            t = torch.cat([self._lite_targets(self._tensor(train[i : i + 1])) for i in sample])
-            rows = t.permute(0, 2, 3, 1).reshape(-1, t.shape[1]).double()
-            mean = rows.mean(0)
-            evals, evecs = torch.linalg.eigh(torch.cov(rows.T))
-            if c > rows.shape[1]:
-                raise InputError(
-                    f"out_channels={c} exceeds the {rows.shape[1]} dimensions of the "
-                    "EfficientNet-Lite target features"
-                )
-            proj = evecs[:, torch.argsort(evals, descending=True)[:c]]
-            # One global scale (unit mean variance): the loss weighs components by variance.
-            scale = ((rows - mean) @ proj).var(0).mean().sqrt().clamp_min(1e-6)
-        proj = (proj / scale).float().to(device)
-        mean = mean.float().to(device)
-
-        def target(x: torch.Tensor) -> torch.Tensor:
-            f = self._lite_targets(x).permute(0, 2, 3, 1)
-            return ((f - mean) @ proj).permute(0, 3, 1, 2)
-
-        val_x = self._tensor(val[: min(len(val), 16)])
-        with torch.no_grad():
-            val_t = target(val_x)
-        # The corpus and its targets are made once (the backbone at twice the resolution
-        # costs far more than a PDN step), then the steps sample batches from it.
-        crng = np.random.default_rng([int(self.seed), 17])
-        n_corpus = int(self.teacher_images)
-        corpus = np.stack(
-            [
-                np.clip(self._corpus_image(train, crng) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-                for _ in range(n_corpus)
-            ]
-        )
-        with torch.no_grad():
-            targets = torch.cat(
-                [target(self._tensor(corpus[s : s + 8])) for s in range(0, n_corpus, 8)]
-            )
-        crop = self._crop(self.teacher_crop)
-
-        def step(t: int, rng: np.random.Generator) -> torch.Tensor:
-            if crop is None:  # whole padded images, as in the paper
-                batch = min(int(self.teacher_batch), n_corpus)
-                pick = np.sort(rng.choice(n_corpus, size=batch, replace=False))
-                x = self._tensor(corpus[pick])
-                tgt = targets[torch.from_numpy(pick)]
-                if rng.random() < 0.5:  # horizontal flip of image and target grid
-                    x, tgt = x.flip(-1), tgt.flip(-1)
-                return F.mse_loss(self.teacher_(x), tgt)
-            # Crops, unpadded: the PDN is fully convolutional, so each output cell on a crop
-            # is the cell of the whole image it would be (``crop_batch``); a step sees many
-            # more images for the same cost, and no cell sees padding.
-            batch = int(self.teacher_batch)
-            pick = rng.integers(n_corpus, size=batch)
-            offsets = rng.integers(0, (int(self.image_size) - int(crop)) // 4 + 1, size=(batch, 2))
-            x, tgt = crop_batch(corpus, targets, pick, offsets, int(crop))
-            return F.mse_loss(self.teacher_(self._tensor(x)), tgt)
-
-        def validate() -> float:
-            # always on the unpadded cells of whole images, the cells used at inference
-            padding, self.teacher_.padding = self.teacher_.padding, False
-            out = self.teacher_(val_x)
-            self.teacher_.padding = padding
-            h, w = out.shape[-2:]
-            return float(F.mse_loss(out, val_t[:, :, 4 : 4 + h, 4 : 4 + w]))
-
-        self.teacher_.padding = crop is None
-        opt = torch.optim.Adam(self.teacher_.parameters(), lr=TEACHER_LR, weight_decay=1e-5)
-        n = int(self.teacher_steps)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n), eta_min=1e-5)
-        trainer = self._trainer(
-            {"teacher": self.teacher_},
-            {"teacher": opt},
-            schedulers={"teacher": sched},
-            name="teacher",
-            max_steps=n,
-            config=config,
-            validate=validate,
-            patience=None,
-            budget_share=TEACHER_BUDGET_SHARE,
-        )
-        result = trainer.run(step)
-        self.teacher_.padding = False
-        for p in self.teacher_.parameters():
-            p.requires_grad_(False)
-        return result.to_dict()
-
     # -- student and autoencoder --------------------------------------------------------------
     def _teacher_out(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -594,7 +366,7 @@ class EfficientAD(PixelTrainedDetector):
             pen = self._tensor(
                 np.stack([pool[int(i)] for i in rng.integers(len(pool), size=batch)])
             )
-            x_ae = ((_colour_jitter(raw, rng) - mean) / std).contiguous(
+            x_ae = ((colour_jitter(raw, rng) - mean) / std).contiguous(
                 memory_format=torch.channels_last
             )
             ae = self.autoencoder_(x_ae)
@@ -716,6 +488,33 @@ class EfficientAD(PixelTrainedDetector):
             "teacher_target": describe(self._backbone()),
         }
         return arrays, meta
+
+    def _state_spec(self) -> StateSpec:
+        """The three networks' weights, exactly as built from ``variant``, ``width``,
+        ``out_channels`` and ``image_size`` (the grid from a shape-only forward pass), the
+        teacher's channel statistics and the four map quantiles."""
+        s, c, w = int(self.image_size), self._channels, self._width
+        teacher = on_meta(lambda: PDN(self.variant, c, w))
+        student = on_meta(lambda: PDN(self.variant, 2 * c, w))
+        grid = int(teacher(torch.zeros(1, 3, s, s, device="meta")).shape[-1])
+        autoencoder = on_meta(lambda: AutoEncoder(c, w, s, grid))
+        target = describe_layers("efficientnet_lite0", TEACHER_LAYERS)
+        return StateSpec(
+            arrays={
+                **module_state_spec(teacher, "teacher"),
+                **module_state_spec(student, "student"),
+                **module_state_spec(autoencoder, "autoencoder"),
+                "t_mean": ArraySpec((c,), dtype="float32"),
+                "t_std": ArraySpec((c,), dtype="float32", value_range=(1e-7, None)),
+                "quantiles": ArraySpec((4,), dtype="float32"),
+            },
+            meta={
+                "grid": [Interval(Integral, grid, grid)],
+                "teacher_training": [dict],
+                "training": [dict],
+                "teacher_target": [Satisfies(lambda v: v == target, f"the layout {target}")],
+            },
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._build()

@@ -19,8 +19,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.errors import InputError
-from .backbones import FEATURE_CACHE, FeatureExtractor, describe, load_backbone
+from ..core.constraints import Satisfies
+from ..core.errors import InputError, ModelFileError
+from .backbones import (
+    FEATURE_CACHE,
+    FeatureExtractor,
+    describe,
+    describe_layers,
+    grid_side,
+    layer_info,
+    load_backbone,
+)
 from .base import ImageDetector
 from .heap import TRIM_EVERY, release_free_heap
 from .input import ImageSource, resize_image
@@ -203,10 +212,46 @@ class FeatureImageDetector(ImageDetector):
             return
         now = self._backbone_meta()
         if saved != now:
-            raise InputError(
+            raise ModelFileError(
                 f"the model was fitted with backbone {saved}, but this installation builds "
                 f"{now}; install the same backbone package"
             )
+
+    # -- what a saved state must look like (``core.state_spec``) ------------------------------
+    def _extractor_layers(self) -> Sequence[str] | None:
+        """The layers the extractor is built with (``layers``; Gaussian AD adds its map
+        layers)."""
+        return self.layers
+
+    def _layer_info(self) -> list[tuple[str, int, int]]:
+        """(layer, channels, stride) of the extractor's layers, shallow to deep; from the
+        backbone's table when it has one (no network built), else from the extractor."""
+        try:
+            info = layer_info(self.backbone, self._extractor_layers())
+            if info is None:
+                ext = self._extractor()
+                info = list(zip(ext.layers, ext.channels, ext.strides, strict=True))
+        except Exception as exc:  # only state specs ask: the parameters came from a file
+            raise ModelFileError(
+                f"backbone {self.backbone!r} with layers {self._extractor_layers()} cannot be "
+                f"built to check the saved state ({exc})"
+            ) from None
+        return info
+
+    def _input_side(self) -> int:
+        """Side of the square view the network sees."""
+        return int(self.center_crop or self.image_size)
+
+    def _grid_side(self) -> int:
+        """Side of the finest requested layer's grid, the grid patch features live on."""
+        return grid_side(self._input_side(), min(s for _, _, s in self._layer_info()))
+
+    def _backbone_meta_form(self) -> list[Any]:
+        """The one acceptable ``backbone_info`` (what ``_backbone_meta`` writes)."""
+        want = describe_layers(self.backbone, self._extractor_layers())
+        if want is None:
+            want = describe(self._extractor())
+        return [Satisfies(lambda v: v == want, f"the layout of the backbone: {want}")]
 
     # -- images → features --------------------------------------------------------------------
     def _image_at(self, source: ImageSource, i: int, out_size: tuple[int, int]) -> np.ndarray:
@@ -279,26 +324,32 @@ class FeatureImageDetector(ImageDetector):
         use_cache: bool,
         device: torch.device,
     ) -> list[torch.Tensor]:
-        keys = [FEATURE_CACHE.key(tag, v) for v in views] if use_cache else []
-        cached = [FEATURE_CACHE.get(k) for k in keys] if use_cache else [None] * len(views)
-        missing = [i for i, c in enumerate(cached) if c is None]
-        if missing:
-            x = prep.normalise(np.stack([views[i] for i in missing]), device)
-            with torch.inference_mode():
-                parts = [
-                    [f.float().cpu() for f in ext(part)]
-                    for part in backbone_slices(x, prep.input_size)
-                ]
-            out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
-            if use_cache:
-                for pos, i in enumerate(missing):
-                    FEATURE_CACHE.put(keys[i], [f[pos].numpy().copy() for f in out])
-            if len(missing) == len(views):  # nothing came from the cache
-                return out
-            for pos, i in enumerate(missing):
-                cached[i] = [f[pos].numpy() for f in out]
-        n_layers = len(cached[0])
-        return [torch.from_numpy(np.stack([c[layer] for c in cached])) for layer in range(n_layers)]
+        """Features of ``views`` (one backbone batch), from the cache when this exact batch
+        was computed before under the same settings.
+
+        The cache holds whole batches, keyed by the backbone, its layers, the normalisation,
+        the device, the thread count and every view's pixels: a convolution's rounding
+        depends on the batch it runs in and on the threads, so features cached per view by
+        another detector (another batch size, other threads) would differ in the last bits
+        from those this call computes, and scores would depend on what ran before.
+        """
+        x_views = np.stack(views)
+        key = ""
+        if use_cache:
+            runtime = f"{tag}|{device}|threads={torch.get_num_threads()}|{x_views.dtype}"
+            key = FEATURE_CACHE.key(runtime, x_views)
+            cached = FEATURE_CACHE.get(key)
+            if cached is not None:
+                return [torch.from_numpy(a) for a in cached]
+        x = prep.normalise(x_views, device)
+        with torch.inference_mode():
+            parts = [
+                [f.float().cpu() for f in ext(part)] for part in backbone_slices(x, prep.input_size)
+            ]
+        out = [torch.cat([p[k] for p in parts]).contiguous() for k in range(len(parts[0]))]
+        if use_cache:
+            FEATURE_CACHE.put(key, [f.numpy().copy() for f in out])
+        return out
 
     def _maps(self, grids: torch.Tensor, batch: FeatureBatch, out_size: tuple[int, int]):
         """Per-view patch-score grids → (b, H, W) float32 maps at the output size."""

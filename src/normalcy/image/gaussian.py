@@ -35,27 +35,39 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.constraints import Integral, Interval, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
 from ..core.threshold import Threshold
 from .backbones import backbone_layers
 from .feature_detector import FeatureImageDetector
 from .input import ImageSource
+from .params import FEATURE_COMMON, LAYER, LAYERS
 from .sampling import PatchReservoir
 
 MAX_MAP_POSITIONS = 50_000  # training positions per level used for the map Gaussians
+RIDGE = 1e-6  # added to a singular covariance's diagonal, times max(mean variance, 1)
 
 
 def _ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean, precision) of ``x`` (n, d) with Ledoit-Wolf shrinkage (scikit-learn's
-    estimator; the shrunk covariance is positive definite, so it is inverted by Cholesky)."""
+    estimator); a singular covariance (features that do not vary) gets a small ridge, so
+    the Cholesky inversion always succeeds."""
     from sklearn.covariance import ledoit_wolf
 
     x = x.astype(np.float64)
     mean = x.mean(axis=0)
     cov, _ = ledoit_wolf(x - mean, assume_centered=True)
-    prec = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(cov))).numpy()
+    cov_t = torch.from_numpy(cov)
+    chol, info = torch.linalg.cholesky_ex(cov_t)
+    if int(info) != 0:
+        # Features that do not vary (constant training images) give a singular covariance; a
+        # ridge relative to its scale (with an absolute floor) makes it positive definite.
+        ridge = RIDGE * max(float(np.trace(cov)) / len(cov), 1.0)
+        chol = torch.linalg.cholesky(cov_t + ridge * torch.eye(len(cov), dtype=cov_t.dtype))
+    prec = torch.cholesky_inverse(chol).numpy()
     return mean, 0.5 * (prec + prec.T)
 
 
@@ -116,6 +128,13 @@ class GaussianAD(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, LAYER, None],
+        "map_layers": [*LAYERS, LAYER, None],
+        "npca_variance": [Interval(Real, 0.0, 1.0, closed="neither"), None],
+    }
 
     def __init__(
         self,
@@ -213,7 +232,8 @@ class GaussianAD(FeatureImageDetector):
                 x = np.concatenate(feats)
                 comp = None
                 if self.npca_variance is not None:
-                    comp = _npca_components(x, float(self.npca_variance))
+                    # contiguous, as a loaded model holds it: the same BLAS path, same bits
+                    comp = np.ascontiguousarray(_npca_components(x, float(self.npca_variance)))
                     x = x @ comp.T
                 mean, prec = _ledoit_wolf(x)
                 self.means_.append(mean)
@@ -317,6 +337,38 @@ class GaussianAD(FeatureImageDetector):
             "backbone_info": self._backbone_meta(),
         }
         return arrays, meta
+
+    def _extractor_layers(self) -> list[str]:
+        return list(dict.fromkeys(self._level_names() + self._map_names()))
+
+    def _state_spec(self) -> StateSpec:
+        """Per level j a mean (k_j,) and precision (k_j, k_j), k_j the level's channels (or,
+        with NPCA, the kept components (k_j, c_j)); per map level a mean and precision of
+        its channels."""
+        channels = {name: c for name, c, _ in self._layer_info()}
+        arrays: dict[str, ArraySpec] = {}
+        for j, name in enumerate(self._level_names()):
+            c = channels[name]
+            k: int | str = c if self.npca_variance is None else f"k{j}"
+            arrays[f"mean_{j}"] = ArraySpec((k,), dtype="float64")
+            arrays[f"precision_{j}"] = ArraySpec((k, k), dtype="float64")
+            if self.npca_variance is not None:
+                arrays[f"components_{j}"] = ArraySpec((k, c), dtype="float64")
+        for j, name in enumerate(self._map_names()):
+            c = channels[name]
+            arrays[f"map_mean_{j}"] = ArraySpec((c,), dtype="float64")
+            arrays[f"map_precision_{j}"] = ArraySpec((c, c), dtype="float64")
+        n, n_map = len(self._level_names()), len(self._map_names())
+        bounds = {f"k{j}": (1, channels[name]) for j, name in enumerate(self._level_names())}
+        return StateSpec(
+            arrays=arrays,
+            meta={
+                "n_levels": [Interval(Integral, n, n)],
+                "n_map_levels": [Interval(Integral, n_map, n_map)],
+                "backbone_info": self._backbone_meta_form(),
+            },
+            dim_bounds=bounds if self.npca_variance is not None else {},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

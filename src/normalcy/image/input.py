@@ -2,7 +2,11 @@
 
 Accepted: a folder (its image files, sorted by name), a single file, a list of paths or
 PIL images or (H, W[, C]) arrays, or an array (N, H, W[, C]) of uint8, uint16 or float in
-[0, 1]. Grayscale becomes 3 channels; an alpha channel is dropped.
+[0, 1]. Grayscale becomes 3 channels; an alpha channel is
+dropped. Files and PIL images in any mode PIL reads are accepted: 16-bit grayscale is scaled
+from 0-65535, CMYK and palette images (with or without transparency) are converted to RGB,
+1-bit images to 0/255. A file larger than ``MAX_IMAGE_PIXELS`` (a decompression bomb), or
+one that cannot be decoded (corrupted, truncated), is an ``InputError`` naming the file.
 
 Mixed sizes policy: every image is brought to one *output size*, the resolution of the
 anomaly maps. It is the common size when all images agree; otherwise, with
@@ -12,6 +16,8 @@ anomaly maps. It is the common size when all images agree; otherwise, with
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,17 +28,34 @@ from ..core.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 MIN_IMAGE_SIDE = 8
+# Largest image file read, in pixels (about 9459 x 9459): PIL's decompression-bomb level, at
+# which it warns (here: refuses). A file claiming more is refused before it is decoded.
+MAX_IMAGE_PIXELS = 89_478_485
 MIXED_SIZE_POLICIES = ("resize", "error")
 
 
 def _check_pixels(arr: np.ndarray, what: str) -> None:
-    """Reject dtypes other than uint8/uint16/float, and floats outside [0, 1] or not finite."""
+    """Reject dtypes other than uint8/uint16/float, and floats outside [0, 1] or not finite;
+    the message says what the values were and how to convert them."""
     if arr.dtype in (np.uint8, np.uint16):
         return
+    if arr.size == 0:
+        raise InputError(f"{what} is empty (shape {arr.shape}); expected pixels")
+    if arr.dtype.kind in "iub":
+        lo, hi = int(arr.min()), int(arr.max())
+        hint = (
+            "convert it with .astype(np.uint8)"
+            if 0 <= lo and hi <= 255
+            else "integer pixels must lie in [0, 255] (uint8) or [0, 65535] (uint16)"
+        )
+        raise InputError(
+            f"{what} has dtype {arr.dtype} with values in [{lo}, {hi}]; expected uint8, uint16 "
+            f"or float in [0, 1] ({hint})"
+        )
     if arr.dtype.kind != "f":
         raise InputError(f"{what} has dtype {arr.dtype}; expected uint8, uint16 or float in [0, 1]")
     if not np.all(np.isfinite(arr)):
-        raise InputError(f"{what} contains NaN or infinite pixel values")
+        raise InputError(f"{what} contains NaN or infinite pixel values; expected finite values")
     lo, hi = float(arr.min()), float(arr.max())
     if lo < -1e-6 or hi > 1.0 + 1e-6:
         raise InputError(
@@ -147,37 +170,88 @@ class ImageSource(Sequence):
         return np.stack([resize_image(self[i], size) for i in range(len(self))])
 
 
-def _read_file(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+@contextlib.contextmanager
+def _guarded(path: Path) -> Iterator[None]:
+    """Turn every failure of PIL on ``path`` (corrupt or truncated data, a decompression
+    bomb) into an ``InputError`` naming the file."""
+    from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image file {path}: {exc}") from None
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8) * 255
-    if arr.dtype in (np.int32, np.int16) and arr.min() >= 0 and arr.max() <= 65535:  # 16-bit PNG
-        arr = arr.astype(np.uint16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(
+            f"image file {path} is too large to read safely ({exc}); expected a smaller image"
+        ) from None
+    except MemoryError:
+        raise InputError(f"image file {path} is too large to decode in memory") from None
+    except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error...
+        raise InputError(
+            f"cannot read image file {path}: {type(exc).__name__}: {exc} (corrupted, truncated "
+            "or not an image)"
+        ) from None
+
+
+def _check_pixel_count(w: int, h: int, path: Path) -> None:
+    if w * h > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"image file {path} is {h}x{w} pixels ({w * h} pixels); expected at most "
+            f"{MAX_IMAGE_PIXELS} (a larger file may be a decompression bomb)"
+        )
+
+
+def _read_file(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with _guarded(path), Image.open(path) as im:
+        _check_pixel_count(*im.size, path)
+        im.load()
+        arr = _pil_pixels(im)
     return _to_rgb(_array_to_float(arr, f"image file {path}"), f"image file {path}")
 
 
+def _pil_pixels(im: Any) -> np.ndarray:
+    """A PIL image's pixels as uint8/uint16/float32 (H, W[, C]), alpha dropped."""
+    mode = im.mode
+    if mode in ("L", "RGB"):
+        return np.asarray(im)
+    if mode == "1":
+        return np.asarray(im.convert("L"))
+    if mode == "LA" or mode == "La":
+        return np.asarray(im.convert("L"))
+    if mode.startswith("I;16"):  # 16-bit grayscale, any byte order
+        return np.asarray(im).astype(np.uint16)
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and arr.min() >= 0 and arr.max() <= 65535:
+            return arr.astype(np.uint16)
+        return arr  # rejected by _check_pixels with the range found
+    if mode == "F":
+        return np.asarray(im, dtype=np.float32)
+    if mode in ("P", "PA"):  # palette; transparency, if any, becomes alpha, then dropped
+        return np.asarray(im.convert("RGBA"))[:, :, :3]
+    return np.asarray(im.convert("RGB"))  # RGBA, CMYK, YCbCr, LAB, HSV, ...
+
+
 def _from_pil(im: Any, what: str) -> np.ndarray:
-    arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB", "I;16") else im)
+    try:
+        arr = _pil_pixels(im)
+    except Exception as exc:
+        raise InputError(f"{what}: cannot convert PIL image in mode {im.mode!r} ({exc})") from None
     return _to_rgb(_array_to_float(arr, what), what)
 
 
 def _probe_file(path: Path) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not path.is_file():
         raise InputError(f"image file {path} does not exist")
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image file {path}: {exc}") from None
+    with _guarded(path), Image.open(path) as im:
+        w, h = im.size
+    _check_pixel_count(w, h, path)
     if min(h, w) < MIN_IMAGE_SIDE:
         raise InputError(
             f"image file {path} is {h}x{w} pixels; images must be at least "

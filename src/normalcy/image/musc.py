@@ -62,11 +62,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.constraints import Integral, Interval, ListOf, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .feature_detector import FeatureBatch, FeatureImageDetector, _progress, local_average
 from .input import ImageSource
+from .params import FEATURE_COMMON, LAYERS
 
 DEFAULT_LAYERS = ("stage6", "stage7")
 
@@ -215,6 +218,15 @@ class MuSc(FeatureImageDetector):
         "aggregation_degrees": (1, 3),
     }
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "aggregation_degrees": [ListOf(Interval(Integral, 1, 15), min_len=1, max_len=8)],
+        "interval": [ListOf(Interval(Real, 0.0, 1.0), min_len=2, max_len=2)],
+        "rscin_k": [ListOf(Interval(Integral, 1, 1000), max_len=16)],
+        "max_subset": [Interval(Integral, 2, 1_000_000), None],
+    }
+
     def __init__(
         self,
         *,
@@ -352,6 +364,10 @@ class MuSc(FeatureImageDetector):
     # -- state: parameters only -----------------------------------------------------------------
     def _get_state(self):
         return {}, {"backbone_info": self._backbone_meta()}
+
+    def _state_spec(self) -> StateSpec:
+        """No arrays: MuSc learns nothing; the backbone layout must match."""
+        return StateSpec(meta={"backbone_info": self._backbone_meta_form()})
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

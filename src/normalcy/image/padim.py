@@ -22,11 +22,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..core.constraints import Integral, Interval, Real, Satisfies
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
 from .feature_detector import FeatureImageDetector, concat_layers
 from .input import ImageSource
+from .params import FEATURE_COMMON, LAYERS
 
 
 @register(
@@ -70,6 +73,13 @@ class PaDiM(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "n_features": [Interval(Integral, 1, 4096)],
+        "epsilon": [Interval(Real, 0.0, None, closed="neither")],
+    }
 
     def __init__(
         self,
@@ -192,6 +202,26 @@ class PaDiM(FeatureImageDetector):
     def _get_state(self):
         arrays = {"mean": self.mean_, "inv_covariance": self.inv_cov_, "channels": self.channels_}
         return arrays, {"grid": list(self.grid_), "backbone_info": self._backbone_meta()}
+
+    def _state_spec(self) -> StateSpec:
+        """Per grid position p (the finest layer's grid) a mean (p, d) and an inverse
+        covariance (p, d, d); ``channels`` picks d of the backbone's channels."""
+        total = sum(c for _, c, _ in self._layer_info())
+        d = min(int(self.n_features), total)
+        side = self._grid_side()
+        grid = [side, side]
+        return StateSpec(
+            arrays={
+                "mean": ArraySpec((side * side, d), dtype="float32"),
+                "inv_covariance": ArraySpec((side * side, d, d), dtype="float32"),
+                "channels": ArraySpec((d,), dtype="int64", index_of="total"),
+            },
+            meta={
+                "grid": [Satisfies(lambda g: g == grid, f"the feature grid {grid}")],
+                "backbone_info": self._backbone_meta_form(),
+            },
+            dims={"total": total},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

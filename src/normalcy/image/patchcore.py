@@ -28,11 +28,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..core.constraints import Integral, Interval, Options, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import ArraySpec, StateSpec
 from .feature_detector import FeatureImageDetector, concat_layers
 from .input import ImageSource
+from .params import FEATURE_COMMON, LAYERS
 from .sampling import PatchReservoir, greedy_coreset
 
 SEARCHES = ("hnsw", "exact")
@@ -112,6 +115,18 @@ class PatchCore(FeatureImageDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"image_size": 128, "max_bank": 2000}
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_COMMON,
+        "layers": [*LAYERS, None],
+        "patch_size": [Interval(Integral, 1, 15)],
+        "coreset_ratio": [Interval(Real, 0.0, 1.0, closed="right")],
+        "max_bank": [Interval(Integral, 1, 10_000_000)],
+        "max_candidates": [Interval(Integral, 1, 100_000_000)],
+        "projection_dim": [Interval(Integral, 1, 65_536), None],
+        "num_neighbors": [Interval(Integral, 1, 1000)],
+        "search": [Options(str, SEARCHES)],
+    }
 
     def __init__(
         self,
@@ -256,6 +271,21 @@ class PatchCore(FeatureImageDetector):
             "search": self.search,
         }
         return {"memory_bank": self.memory_bank_}, meta
+
+    def _state_spec(self) -> StateSpec:
+        """A (n, d) float32 bank, n in [1, max_bank], d the backbone's channels summed; the
+        search index is rebuilt from the bank on load, never read from the file."""
+        dim = sum(c for _, c, _ in self._layer_info())
+        return StateSpec(
+            arrays={"memory_bank": ArraySpec(("n", dim), dtype="float32")},
+            meta={
+                "n_train_patches": [Interval(Integral, 1, None)],
+                "backbone_info": self._backbone_meta_form(),
+                "search": [Options(str, SEARCHES)],
+            },
+            optional_meta=frozenset({"search"}),
+            dim_bounds={"n": (1, int(self.max_bank))},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         bank = np.asarray(arrays["memory_bank"], dtype=np.float32)

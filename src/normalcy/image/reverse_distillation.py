@@ -43,13 +43,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.errors import InputError
+from ..core.constraints import Integral, Interval, Options, Satisfies
+from ..core.errors import InputError, ModelFileError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .feature_detector import FeatureImageDetector
 from .input import ImageSource
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
+from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
 from .preprocess import gaussian_blur, upsample
-from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
+from .training import TrainedDetectorMixin
 
 VARIANTS = ("rd", "fabric")
 VARIANT_LAYERS = {
@@ -326,6 +330,16 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         "num_threads": 1,
     }
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_TRAINED_COMMON,
+        **TRAINING_COMMON,
+        "variant": [Options(str, VARIANTS)],
+        "layers": [*LAYERS, None],
+        "embed": [Interval(Integral, 8, 8192)],
+        "blocks": [Interval(Integral, 1, 64)],
+        "lr": LEARNING_RATE,
+    }
+
     def __init__(
         self,
         *,
@@ -453,6 +467,13 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
         self._build([f.shape[1] for f in levels])
         train_idx, val_idx = self._split(n)
         batch = min(int(self.batch_size), len(train_idx))
+        code = levels[-1].shape[-1] // 2  # the bottleneck's grid side
+        if batch * code * code < 2:
+            raise InputError(
+                f"reverse distillation's batch norms need at least 2 values per step: with "
+                f"image_size {self.image_size} the bottleneck grid is {code}x{code}, so give at "
+                f"least 2 training images (got {n}) or image_size >= {2 * int(self.image_size)}"
+            )
 
         def take(idx: np.ndarray) -> list[torch.Tensor]:
             sel = torch.from_numpy(np.asarray(idx))
@@ -518,6 +539,30 @@ class ReverseDistillation(TrainedDetectorMixin, FeatureImageDetector):
             "backbone_info": self._backbone_meta(),
         }
         return module_arrays(self.student_, "student"), meta
+
+    def _extractor_layers(self) -> Sequence[str]:
+        return self._layer_names()
+
+    def _state_spec(self) -> StateSpec:
+        """The student's weights, exactly as built from ``variant``, ``embed``, ``blocks``
+        and the teacher's channels."""
+        channels = [c for _, c, _ in self._layer_info()]
+        cls = RDStudent if self.variant == "rd" else FabricStudent
+        embed, blocks = int(self.embed), int(self.blocks)
+        try:
+            student = on_meta(lambda: cls(channels, embed, blocks))
+        except ValueError:  # a layer count the variant cannot take
+            raise ModelFileError(
+                f"variant {self.variant!r} cannot be built on layers {list(self._layer_names())}"
+            ) from None
+        return StateSpec(
+            arrays=module_state_spec(student, "student"),
+            meta={
+                "channels": [Satisfies(lambda v: v == channels, f"the channels {channels}")],
+                "training": [dict],
+                "backbone_info": self._backbone_meta_form(),
+            },
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)

@@ -27,12 +27,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.constraints import Integral, Interval, Real, Satisfies
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.scores import Scores
+from ..core.state_spec import StateSpec
 from .feature_detector import FeatureImageDetector, concat_layers
 from .input import ImageSource
-from .training import TrainedDetectorMixin, load_module_arrays, module_arrays
+from .module_state import load_module_arrays, module_arrays, module_state_spec, on_meta
+from .params import FEATURE_TRAINED_COMMON, LAYERS, LEARNING_RATE, TRAINING_COMMON
+from .training import TrainedDetectorMixin
 
 
 class Discriminator(nn.Module):
@@ -138,6 +142,18 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
         "eval_every": 20,
         "hidden": 64,
         "num_threads": 1,
+    }
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FEATURE_TRAINED_COMMON,
+        **TRAINING_COMMON,
+        "layers": [*LAYERS, None],
+        "patch_size": [Interval(Integral, 1, 15)],
+        "noise_std": [Interval(Real, 0.0, 100.0, closed="right")],
+        "hidden": [Interval(Integral, 1, 65_536)],
+        "margin": [Interval(Real, 0.0, 100.0)],
+        "lr_adaptor": LEARNING_RATE,
+        "lr_discriminator": LEARNING_RATE,
     }
 
     def __init__(
@@ -321,6 +337,27 @@ class SimpleNet(TrainedDetectorMixin, FeatureImageDetector):
             "backbone_info": self._backbone_meta(),
         }
         return arrays, meta
+
+    def _state_spec(self) -> StateSpec:
+        """The adaptor's and discriminator's weights, exactly as built from ``hidden`` and
+        the backbone's channels; the patch grid of ``image_size``."""
+        dim = sum(c for _, c, _ in self._layer_info())
+        side = self._grid_side()
+        grid = [side, side]
+        hidden = int(self.hidden)
+        arrays = {
+            **module_state_spec(on_meta(lambda: Adaptor(dim)), "adaptor"),
+            **module_state_spec(on_meta(lambda: Discriminator(dim, hidden)), "discriminator"),
+        }
+        return StateSpec(
+            arrays=arrays,
+            meta={
+                "dim": [Interval(Integral, dim, dim)],
+                "grid": [Satisfies(lambda g: g == grid, f"the patch grid {grid}")],
+                "training": [dict],
+                "backbone_info": self._backbone_meta_form(),
+            },
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self._check_backbone_meta(meta)
