@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from normalcy.image.input import MIN_IMAGE_SIDE, as_images
 from PIL import Image
 
 import normalcy as nc
-from normalcy.core import image_input
+from normalcy.image import input as image_input
+from normalcy.image.input import MIN_IMAGE_SIDE, as_images
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
