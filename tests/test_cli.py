@@ -354,7 +354,7 @@ def _assert_clean(result, message: str = "") -> None:
     ("args", "message"),
     [
         (("fit", "toy_cli_test", "{train}", "-o", "{train}/m.normalcy"), "train.csv"),
-        (("fit", "toy_cli_test", "{train}", "-o", "{tmp}"), "Is a directory"),
+        (("fit", "toy_cli_test", "{train}", "-o", "{tmp}"), "it is a folder"),
         (("fit", "toy_cli_test", "{train}", "-o", "/proc/m.normalcy"), ""),
         (("fit", "toy_cli_test", "{train}", "-o", "{tmp}/m.normalcy", "-p", "=1"), "key=value"),
         (("fit", "toy_cli_test", "{train}", "-o", "{tmp}/m", "-p", "power=1", "-p", "power=2"), "twice"),

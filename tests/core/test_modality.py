@@ -174,7 +174,9 @@ def test_command_line_reads_and_writes_through_the_toy_modality(toy, tmp_path):
     frame = pd.read_csv(out)
     assert frame.columns[0] == "sentence" and len(frame) == 6
     assert frame["anomaly"].tolist()[-2:] == [True, True]
-    r = runner.invoke(app, ["score", str(model), str(tmp_path / "nope.txt"), "-o", str(out)])
+    r = runner.invoke(
+        app, ["score", str(model), str(tmp_path / "nope.txt"), "-o", str(tmp_path / "t.csv")]
+    )
     assert r.exit_code == 2 and "does not exist" in r.output and "Traceback" not in r.output
 
 

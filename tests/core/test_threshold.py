@@ -115,7 +115,7 @@ def test_series_calibration_holds_its_rate_on_autocorrelated_scores():
         plain.append(np.mean(later > Threshold.at_fpr(hold, 0.05).value))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a short hold-out for this rate: it is the point
-            t = Threshold.at_fpr(hold, 0.05, method="series")
+            t = Threshold.at_fpr(hold, 0.05, method="autocorrelated")
         series.append(np.mean(later > t.value))
     assert np.mean(plain) > 0.08  # the failure being fixed
     assert np.mean(series) <= 0.05
@@ -124,8 +124,8 @@ def test_series_calibration_holds_its_rate_on_autocorrelated_scores():
 
 def test_series_calibration_equals_the_quantile_scale_on_independent_scores():
     rng = np.random.default_rng(4)
-    t = Threshold.at_fpr(rng.standard_normal(20_000), 0.05, method="series")
-    assert t.calibration == "series"
+    t = Threshold.at_fpr(rng.standard_normal(20_000), 0.05, method="autocorrelated")
+    assert t.calibration == "autocorrelated"
     realised = np.mean(rng.standard_normal(200_000) > t.value)
     assert 0.03 <= realised <= 0.05
 
@@ -142,7 +142,7 @@ def test_series_detectors_calibrate_with_the_series_method():
     x = np.sin(np.arange(2000) / 5.0) + 0.1 * np.random.default_rng(0).standard_normal(2000)
     det = nc.create("sub_pca", window=16).fit(x[:1000])
     thr = det.calibrate(x[1000:], fpr=0.05)
-    assert thr.calibration == "series" and det.threshold is thr
+    assert thr.calibration == "autocorrelated" and det.threshold is thr
     assert nc.create("ecod").fit(np.c_[x, x]).calibrate(np.c_[x, x], 0.05).calibration == "quantile"
 
 
@@ -165,7 +165,9 @@ def test_malformed_saved_thresholds_are_model_file_errors(data):
 
 
 def test_threshold_round_trips_through_a_dict():
-    t = Threshold.at_fpr(np.random.default_rng(0).standard_normal(500), 0.1, method="series")
+    t = Threshold.at_fpr(
+        np.random.default_rng(0).standard_normal(500), 0.1, method="autocorrelated"
+    )
     assert Threshold.from_dict(t.to_dict()) == t
     legacy = {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10}
     assert Threshold.from_dict(legacy).calibration == "quantile"

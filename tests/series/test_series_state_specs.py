@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_hostile_inputs import FAST
+from test_series_hostile_inputs import FAST
 
 import normalcy as nc
 from normalcy.core import persistence
@@ -148,7 +148,7 @@ _FUZZ = textwrap.dedent(
     import numpy as np
     import normalcy as nc
     sys.path.insert(0, {tests!r})
-    from test_state_specs import read, write
+    from test_series_state_specs import read, write
     path, out = {path!r}, {out!r}
     manifest, arrays = read(path)
     X = np.sin(np.arange(200) / 3.0)[:, None].repeat(2, axis=1)

@@ -6,7 +6,7 @@ Three ways to calibrate:
   a fraction ``fpr`` of normal data is flagged (the quantile is taken with the "higher"
   rule, so the realised rate on the calibration set never exceeds ``fpr``). This assumes
   the scores are (nearly) independent draws, as for rows of a table or images.
-* ``Threshold.at_fpr(normal_scores, fpr, method="series")``: for scores of a *series*
+* ``Threshold.at_fpr(normal_scores, fpr, method="autocorrelated")``: for scores of a *series*
   hold-out, which are strongly autocorrelated (a window score is shared by all its steps;
   consecutive windows overlap) and hold only a few effectively independent values, so the
   plain quantile badly underestimates the rate on later normal data. The threshold is the
@@ -47,7 +47,7 @@ import numpy as np
 from .errors import InputError, ModelFileError
 
 MIN_CALIBRATION_SAMPLES = 10
-METHODS = ("quantile", "series")
+METHODS = ("quantile", "autocorrelated")
 SERIES_CONFIDENCE = 0.9  # one-sided level of the blocked prediction bound
 _KINDS = ("fpr", "contamination")
 
@@ -156,7 +156,7 @@ def _pot_bound(scores: np.ndarray, fpr: float) -> float | None:
 
 
 def series_threshold_value(scores: np.ndarray, fpr: float) -> float:
-    """The ``method="series"`` threshold of already checked scores (see the module doc)."""
+    """The ``method="autocorrelated"`` threshold of already checked scores (see the module doc)."""
     tau = autocorrelation_time(scores)
     n_eff = scores.size / tau
     candidates = [
@@ -173,7 +173,7 @@ def series_threshold_value(scores: np.ndarray, fpr: float) -> float:
 
 def _warn_if_unresolved(scores: np.ndarray, fpr: float, value: float, method: str) -> None:
     n = scores.size
-    n_eff = effective_sample_size(scores) if method == "series" else float(n)
+    n_eff = effective_sample_size(scores) if method == "autocorrelated" else float(n)
     if fpr * n_eff >= 1.0:
         return
     flagged = int(np.count_nonzero(scores > value))
@@ -196,19 +196,19 @@ class Threshold:
     method: str  # "fpr" or "contamination"
     rate: float  # the target false-positive rate or contamination
     n_calibration: int
-    calibration: str = "quantile"  # "quantile" or "series" (see the module docstring)
+    calibration: str = "quantile"  # "quantile" or "autocorrelated" (see the module docstring)
 
     @classmethod
     def at_fpr(
         cls, normal_scores: np.ndarray, fpr: float = 0.01, method: str = "quantile"
     ) -> Threshold:
-        """Threshold flagging a fraction ``fpr`` of normal data; ``method="series"`` for the
+        """Threshold flagging a fraction ``fpr`` of normal data; ``method="autocorrelated"`` for the
         autocorrelated scores of a series hold-out (see the module docstring)."""
         fpr = check_rate("fpr", fpr)
         if method not in METHODS:
             raise InputError(f"calibration method must be one of {METHODS}, got {method!r}")
         scores = _check_scores(normal_scores)
-        if method == "series":
+        if method == "autocorrelated":
             value = series_threshold_value(scores, fpr)
         else:
             value = _quantile(scores, fpr)

@@ -13,8 +13,8 @@ MAX_CHANNELS = 10**5
 class SeriesDetector(Detector):
     """Base for detectors on series (T,) or (T, C); one score per time step."""
 
-    # window scores of a hold-out are autocorrelated: see ``Threshold.at_fpr(method="series")``
-    calibration_method: ClassVar[str] = "series"
+    # window scores of a hold-out are autocorrelated: see ``Threshold.at_fpr(method="autocorrelated")``
+    calibration_method: ClassVar[str] = "autocorrelated"
 
     modality = "series"
     nan_policy: str = "raise"
