@@ -99,7 +99,7 @@ def n_items(info, X: Any) -> int:
 def fitted(name: str):
     """One detector per name fitted on the standard data, and its scores on the test part
     (shared by the checks that do not change the detector)."""
-    info = nc.core.registry._INFO[name]
+    info = get_class(name).info
     train, test, _ = data(info)
     det = make(name).fit(train)
     return det, det.score(test)
