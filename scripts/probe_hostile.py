@@ -61,6 +61,9 @@ def child(batch: str, start: int, params: bool, mem_gb: float, only: str | None)
     warnings.simplefilter("ignore")
     import hostile_cases as hc
 
+    import normalcy as nc
+
+    nc.detectors()  # import every family now, not inside the first case's time limit
     tmp = Path(tempfile.mkdtemp(prefix=f"probe-{batch}-"))
     ctx = hc.Context(name="ecod" if batch in SPECIAL else batch, tmp=tmp)
     cases = _cases(batch, ctx, params, only)
