@@ -211,6 +211,9 @@ def main() -> None:
     parser.add_argument("--mem-gb", type=float, default=6.0, help="address-space limit per child")
     parser.add_argument("--examples", type=int, default=4, help="examples shown per cause")
     parser.add_argument("--json", type=Path, help="write every outcome to this JSON file")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", help="only print the table of saved --json files"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,6 +221,10 @@ def main() -> None:
         child(args.child, args.start, args.params, args.mem_gb, args.cases)
         return
     args_examples = args.examples
+    if args.report:
+        saved = [o for path in args.report for o in json.loads(path.read_text())]
+        print(report(saved, 0.0))
+        return
     import normalcy as nc
 
     names = args.detectors.split(",") if args.detectors else [i.name for i in nc.detectors()]

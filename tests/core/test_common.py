@@ -231,17 +231,24 @@ def test_every_parameter_has_a_declared_constraint_met_by_its_default(info):
 
 
 def _out_of_range(forms: list[Any]) -> list[Any]:
-    """Numbers just outside the declared intervals that no other form accepts."""
-    bad: list[Any] = []
+    """Numbers just outside the declared intervals (and NaN) that no other form accepts."""
+    bad: list[Any] = [float("nan")]
     for form in forms:
         if not isinstance(form, Interval):
             continue
-        step = 1 if form.kind is Integral else 1e-3 * max(1.0, abs(form.left or form.right or 1))
+        if form.kind is Integral:
+            step, cast = 1, int
+        else:
+            scale = max(1.0, abs(form.left or 0.0), abs(form.right or 0.0))
+            step, cast = 1e-3 * scale, float
         if form.left is not None:
-            bad.append(form.left - step)
+            bad.append(cast(form.left) - step)
+            if form.closed in ("right", "neither"):
+                bad.append(cast(form.left))
         if form.right is not None:
-            bad.append(form.right + step)
-    bad.append(float("nan"))
+            bad.append(cast(form.right) + step)
+            if form.closed in ("left", "neither"):
+                bad.append(cast(form.right))
     return [v for v in bad if not check_value(forms, v)]
 
 
