@@ -136,6 +136,7 @@ def attempt(case: Case, ctx: Context) -> Outcome:
 class Context:
     name: str
     tmp: Path
+    copy_fitted: bool = True  # False: cases share one fitted detector (faster, less isolated)
     _fitted: Any = None
     _files: dict[str, Path] = field(default_factory=dict)
 
@@ -166,7 +167,7 @@ class Context:
         """A fresh copy of one detector fitted on the standard data (cases may mutate it)."""
         if self._fitted is None:
             self._fitted = self.new().fit(self.train)
-        return copy.deepcopy(self._fitted)
+        return copy.deepcopy(self._fitted) if self.copy_fitted else self._fitted
 
 
 def _tabular() -> tuple[np.ndarray, np.ndarray]:

@@ -114,8 +114,8 @@ def test_hostile_parameter_values(tmp_path):
     _assert_none(_probe_violations(outcomes))
 
 
-def test_image_arrays_and_files_at_score_and_calibrate(ctx_of):
-    ctx = ctx_of("padim")
+def test_image_arrays_and_files_at_score_and_calibrate(tmp_path):
+    ctx = Context(name="padim", tmp=tmp_path, copy_fitted=False)
     cases = [*data_cases(ctx, entries=("score", "calibrate")), *calibrate_cases()]
     _assert_none(_violations(cases, ctx))
 
