@@ -96,35 +96,39 @@ def run_batch(batch: str, args) -> list[dict]:
         cmd += ["--cases", args.cases] if args.cases else []
         log = open(Path(tempfile.gettempdir()) / f"probe-{batch}.log", "ab")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
-        current: tuple[int, str] | None = None
-        deadline = time.monotonic() + args.case_timeout + 120  # import + baseline fit
-        finished = killed = False
-        while True:
-            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-            if ready:
-                line = proc.stdout.readline()
-                if not line:
+        try:
+            current: tuple[int, str] | None = None
+            deadline = time.monotonic() + args.case_timeout + 120  # import + baseline fit
+            finished = killed = False
+            while True:
+                ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+                if ready:
+                    line = proc.stdout.readline()
+                    if not line:
+                        break
+                    if not line.startswith(PREFIX):
+                        continue
+                    kind, _, rest = line[len(PREFIX) :].strip().partition(" ")
+                    if kind == "total":
+                        total = int(rest)
+                    elif kind == "start":
+                        i, _, key = rest.partition(" ")
+                        current = (int(i), json.loads(key))
+                        deadline = time.monotonic() + args.case_timeout
+                    elif kind == "done":
+                        i, _, payload = rest.partition(" ")
+                        outcomes.append({"batch": batch, **json.loads(payload)})
+                        current = None
+                        start = int(i) + 1
+                    elif kind == "end":
+                        finished = True
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    killed = True
                     break
-                if not line.startswith(PREFIX):
-                    continue
-                kind, _, rest = line[len(PREFIX) :].strip().partition(" ")
-                if kind == "total":
-                    total = int(rest)
-                elif kind == "start":
-                    i, _, key = rest.partition(" ")
-                    current = (int(i), json.loads(key))
-                    deadline = time.monotonic() + args.case_timeout
-                elif kind == "done":
-                    i, _, payload = rest.partition(" ")
-                    outcomes.append({"batch": batch, **json.loads(payload)})
-                    current = None
-                    start = int(i) + 1
-                elif kind == "end":
-                    finished = True
-            if time.monotonic() > deadline:
+        finally:
+            if proc.poll() is None:  # interrupted: leave no child behind
                 proc.kill()
-                killed = True
-                break
         code = proc.wait()
         log.close()
         if finished:
