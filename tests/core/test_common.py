@@ -356,7 +356,10 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "inf": np.where(nan != nan, np.inf, train),
             "empty": np.empty((0, train.shape[1])),
             "strings": np.full(train.shape, "a"),
-            "object": train.astype(object),
+            # numbers in an object array are accepted (docs/usage.md); anything else is not
+            "object with a string": np.where(np.arange(train.shape[1]) == 1, "x", train).astype(
+                object
+            ),
             "list of strings": [["a", "b"], ["c", "d"]],
         }
     if info.modality == "series":

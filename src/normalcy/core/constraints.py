@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
 def _is_number(value: Any, kind: type) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return False
@@ -52,12 +55,14 @@ def _is_number(value: Any, kind: type) -> bool:
 @dataclass(frozen=True)
 class Interval:
     """A number of ``kind`` (``Integral`` or ``Real``) between ``left`` and ``right``
-    (``None`` = unbounded); ``closed`` is "both", "left", "right" or "neither"."""
+    (``None`` = unbounded); ``closed`` is "both", "left", "right" or "neither";
+    ``multiple_of``: an integer step the value must be a multiple of."""
 
     kind: type
     left: float | None
     right: float | None
     closed: str = "both"
+    multiple_of: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (Integral, Real):
@@ -68,8 +73,12 @@ class Interval:
     def accepts(self, value: Any) -> bool:
         if not _is_number(value, self.kind):
             return False
-        x = float(value) if self.kind is Real else int(value)
+        # Python ints compare exactly with float bounds, however large (10**400 included);
+        # a real parameter must still fit a float, since the method computes with it
+        x = int(value) if isinstance(value, (Integral, np.integer)) else float(value)
         if isinstance(x, float) and not math.isfinite(x):
+            return False
+        if self.kind is Real and isinstance(x, int) and abs(x) > _FLOAT_MAX:
             return False
         if self.left is not None:
             if x < self.left or (x == self.left and self.closed in ("right", "neither")):
@@ -77,7 +86,7 @@ class Interval:
         if self.right is not None:
             if x > self.right or (x == self.right and self.closed in ("left", "neither")):
                 return False
-        return True
+        return self.multiple_of is None or x % self.multiple_of == 0
 
     def __str__(self) -> str:
         what = "an int" if self.kind is Integral else "a finite number"
@@ -85,7 +94,8 @@ class Interval:
         hi = "inf" if self.right is None else f"{self.right:g}"
         lb = "[" if self.closed in ("both", "left") and self.left is not None else "("
         rb = "]" if self.closed in ("both", "right") and self.right is not None else ")"
-        return f"{what} in {lb}{lo}, {hi}{rb}"
+        step = "" if self.multiple_of is None else f", a multiple of {self.multiple_of}"
+        return f"{what} in {lb}{lo}, {hi}{rb}{step}"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ counts). A crafted file is a ``ModelFileError``, never a segmentation fault.
 from __future__ import annotations
 
 import io
+import json
 import re
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -134,10 +136,72 @@ MAX_REREAD_FACTOR = 4
 
 
 def dump_estimator(estimator: Any) -> np.ndarray:
-    """The estimator as skops bytes, wrapped in a uint8 array for safetensors."""
+    """The estimator as skops bytes, wrapped in a uint8 array for safetensors.
+
+    skops names arrays and shared-object ids after ``id()`` of the objects, so two dumps
+    of one estimator differ; the bytes are canonicalised (ids and file names numbered in
+    schema order, fixed zip timestamps) so that the same model always saves the same.
+    """
     import skops.io as sio
 
-    return bytes_to_array(sio.dumps(estimator))
+    _reset_query_counters(estimator)
+    return bytes_to_array(_canonical_skops(sio.dumps(estimator)))
+
+
+def _reset_query_counters(obj: Any, depth: int = 0) -> None:
+    """Zero the query statistics of scikit-learn's KD/ball trees (``n_calls`` and kin),
+    which every search increments: they would make a model's file depend on what it
+    scored before being saved."""
+    if depth > 4:
+        return
+    if callable(getattr(obj, "reset_n_calls", None)):
+        state = obj.__getstate__()
+        # (data, idx, node data, bounds, leaf size, levels, nodes, n_trims, n_leaves,
+        # n_splits, n_calls, ...): the four counters are search statistics, not the model
+        if (
+            isinstance(state, tuple)
+            and len(state) > 10
+            and all(isinstance(v, int) for v in state[7:11])
+        ):
+            obj.__setstate__((*state[:7], 0, 0, 0, 0, *state[11:]))
+        return
+    for value in getattr(obj, "__dict__", {}).values():
+        if hasattr(value, "__dict__") or callable(getattr(value, "reset_n_calls", None)):
+            _reset_query_counters(value, depth + 1)
+
+
+def _canonical_skops(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        schema = json.loads(zf.read("schema.json"))
+        members = {name: zf.read(name) for name in zf.namelist() if name != "schema.json"}
+    ids: dict[Any, int] = {}
+    files: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    out[key] = ids.setdefault(value, len(ids) + 1)
+                elif key == "file" and isinstance(value, str) and value in members:
+                    out[key] = files.setdefault(value, f"{len(files) + 1}.npy")
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    schema = walk(schema)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for old, new in sorted(files.items(), key=lambda kv: int(kv[1].split(".")[0])):
+            out.writestr(zipfile.ZipInfo(new, date_time=_EPOCH), members[old])
+        out.writestr(zipfile.ZipInfo("schema.json", date_time=_EPOCH), json.dumps(schema))
+    return buffer.getvalue()
+
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp
 
 
 def _fail(what: str) -> ModelFileError:

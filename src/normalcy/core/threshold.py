@@ -59,10 +59,9 @@ class CalibrationWarning(UserWarning):
 def check_rate(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
         raise InputError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    value = float(value)
-    if not 0.0 < value < 1.0:
-        raise InputError(f"{name} must be strictly between 0 and 1, got {value}")
-    return value
+    if not 0 < value < 1:  # compared before float(): 10**400 does not fit a float
+        raise InputError(f"{name} must be strictly between 0 and 1, got {str(value)[:40]}")
+    return float(value)
 
 
 def _check_scores(scores: np.ndarray) -> np.ndarray:

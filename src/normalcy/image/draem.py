@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.constraints import Integral, Interval, Options, Real, Satisfies
+from ..core.constraints import Integral, Interval, Options, Real
 from ..core.errors import InputError
 from ..core.registry import register
 from ..core.state_spec import StateSpec
@@ -40,10 +40,6 @@ from .params import DEVICE, LEARNING_RATE, SEED, THREADS, TRAINING_COMMON
 from .preprocess import RESIZE_POLICIES
 from .textures import simulate_anomaly
 from .training import PixelTrainedDetector
-
-
-def _multiple_of_32(v: Any) -> bool:
-    return Interval(Integral, 32, 4096).accepts(v) and int(v) % 32 == 0
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -237,7 +233,7 @@ class DRAEM(PixelTrainedDetector):
         "p_anomaly": [Interval(Real, 0.0, 1.0, closed="right")],
         "batch_size": [Interval(Integral, 1, 4096)],
         "lr": LEARNING_RATE,
-        "image_size": [Satisfies(_multiple_of_32, "an int in [32, 4096], a multiple of 32")],
+        "image_size": [Interval(Integral, 32, 4096, multiple_of=32)],
         "resize": [Options(str, RESIZE_POLICIES)],
         "num_threads": THREADS,
         "device": DEVICE,

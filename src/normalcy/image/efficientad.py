@@ -60,10 +60,7 @@ VARIANTS = ("S", "M")
 VARIANT_DEFAULTS = {"S": (0.125, 32), "M": (0.25, 64)}
 TEACHER_LAYERS = ("stage4", "stage5")
 # A crop side: a multiple of 4 of at least 36 pixels (see ``crop_batch``).
-CROP = Satisfies(
-    lambda v: Interval(Integral, 36, 4096).accepts(v) and int(v) % 4 == 0,
-    "an int in [36, 4096], a multiple of 4",
-)
+CROP = Interval(Integral, 36, 4096, multiple_of=4)
 
 
 @register(

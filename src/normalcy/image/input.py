@@ -34,6 +34,16 @@ MAX_IMAGE_PIXELS = 89_478_485
 MIXED_SIZE_POLICIES = ("resize", "error")
 
 
+def _check_area(h: int, w: int, what: str) -> None:
+    """Refuse an image of more than ``MAX_IMAGE_PIXELS`` pixels before anything is allocated
+    for it (a huge strided view costs nothing to make and gigabytes to convert)."""
+    if int(h) * int(w) > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"{what} is {h}x{w} pixels, more than the limit of {MAX_IMAGE_PIXELS}; "
+            "downscale or tile it first"
+        )
+
+
 def _check_pixels(arr: np.ndarray, what: str) -> None:
     """Reject dtypes other than uint8/uint16/float, and floats outside [0, 1] or not finite;
     the message says what the values were and how to convert them."""
@@ -290,6 +300,7 @@ def as_images(X: Any, name: str = "images") -> ImageSource:
             )
         if X.shape[0] == 0:
             raise InputError(f"{name} is empty; expected at least one image")
+        _check_area(X.shape[1], X.shape[2], f"each image of {name}")
         # Validated whole, converted image by image when read: a whole float32 copy of a
         # large uint8 array costs more (fresh memory) than the conversions themselves.
         _check_pixels(X, f"{name} array")
@@ -317,6 +328,8 @@ def as_images(X: Any, name: str = "images") -> ImageSource:
             items.append(p)
             names.append(p.name)
         elif isinstance(item, np.ndarray):
+            if item.ndim in (2, 3):
+                _check_area(item.shape[0], item.shape[1], f"{name}[{i}]")
             arr = _to_rgb(_array_to_float(item, f"{name}[{i}]"), f"{name}[{i}]")
             items.append(arr)
             names.append(f"image_{i:05d}")

@@ -15,33 +15,21 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import torch_state
 from ..core.state_spec import ArraySpec
 
 # -- module weights <-> numpy arrays -----------------------------------------------------------
 
 
 def module_arrays(module: nn.Module, prefix: str) -> dict[str, np.ndarray]:
-    """A module's parameters and buffers as ``{prefix.name: numpy array}`` (CPU copies; 0-d
-    tensors such as batch counts become 1-element arrays, as model files store them)."""
-    return {
-        f"{prefix}.{k}": np.atleast_1d(v.detach().cpu().contiguous().numpy()).copy()
-        for k, v in module.state_dict().items()
-    }
+    """A module's parameters and buffers as ``{prefix.name: numpy array}`` (see
+    ``normalcy.torch_state``)."""
+    return torch_state.module_arrays(module, prefix + ".")
 
 
 def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix: str) -> None:
     """Load ``module_arrays`` output back into ``module`` (strict: every key must match)."""
-    start = prefix + "."
-    shapes = {k: v.shape for k, v in module.state_dict().items()}
-    state = {}
-    for key, value in arrays.items():
-        if key.startswith(start):
-            name = key[len(start) :]
-            tensor = torch.from_numpy(np.array(value))
-            if name in shapes and tensor.numel() == 1 and len(shapes[name]) == 0:
-                tensor = tensor.reshape(())
-            state[name] = tensor
-    module.load_state_dict(state, strict=True)
+    torch_state.load_module_arrays(module, arrays, prefix + ".")
 
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..torch_state import load_module_arrays, module_arrays  # noqa: F401 (re-exported)
+
 THREADS = 1  # CPU threads torch uses inside fit/score; restored afterwards
 
 
@@ -57,25 +59,6 @@ def resolve_device(device: str) -> Any:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device={device!r} was requested but CUDA is not available")
     return torch.device(device)
-
-
-def module_arrays(module: Any, prefix: str) -> dict[str, np.ndarray]:
-    """A module's parameters and buffers (``state_dict``) as numpy arrays, keys prefixed."""
-    return {
-        f"{prefix}{key}": value.detach().cpu().numpy().copy()
-        for key, value in module.state_dict().items()
-    }
-
-
-def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
-    """Load what ``module_arrays`` wrote back into ``module`` (strict: every key must match)."""
-    torch = require_torch()
-    state = {
-        key[len(prefix) :]: torch.from_numpy(np.array(value, copy=True))
-        for key, value in arrays.items()
-        if key.startswith(prefix)
-    }
-    module.load_state_dict(state, strict=True)
 
 
 def module_spec(build: Callable[[], Any], prefix: str) -> dict[str, Any]:

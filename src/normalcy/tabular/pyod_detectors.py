@@ -12,6 +12,7 @@ the file's parameters on as many columns as the state says.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import warnings
@@ -89,7 +90,7 @@ _C_COPOD: dict[str, list[Any]] = {}
 _C_HBOS = {
     "n_bins": [Interval(Integral, 2, 100_000), Options(str, {"auto"})],
     "alpha": [Interval(Real, 0, 1, closed="right")],
-    "tol": [Interval(Real, 0, 1)],
+    "tol": [Interval(Real, 0, 1, closed="neither")],
 }
 _C_KNN = {
     **_NEIGHBOURS,
@@ -316,7 +317,11 @@ class PyODDetector(CheckedColumns, TabularDetector):
             return off_constant
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            scores = np.asarray(self.model_.decision_function(Xs[:, self.keep_columns_]), float)
+            # a shallow copy: some PyOD estimators (ECOD, COPOD, KNN, LOF) keep what they
+            # computed for the last scored batch as attributes, which would make the saved
+            # state depend on what was scored before saving
+            model = copy.copy(self.model_)
+            scores = np.asarray(model.decision_function(Xs[:, self.keep_columns_]), float)
         big = np.finfo(float).max / 4
         scores = np.nan_to_num(scores, nan=big, posinf=big, neginf=-big)
         if off_constant.any():

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ..torch_state import load_module_arrays as _load_module_arrays
+from ..torch_state import module_arrays  # noqa: F401 (re-exported)
+
 
 def import_torch() -> Any:
     """Import torch or explain how to get it."""
@@ -52,26 +55,6 @@ def seeded_torch(seed: int | None, threads: int | None = 1) -> Iterator[Any]:
         torch.set_num_threads(old_threads)
 
 
-def module_arrays(module: Any, prefix: str) -> dict[str, np.ndarray]:
-    """A module's parameters and buffers as numpy arrays keyed ``prefix + name``."""
-    return {
-        prefix + name: tensor.detach().cpu().numpy().copy()
-        for name, tensor in module.state_dict().items()
-    }
-
-
-def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
-    """Load arrays written by ``module_arrays`` into ``module`` (strict: names must match)."""
-    torch = import_torch()
-    state = {
-        key[len(prefix) :]: torch.from_numpy(np.array(value))
-        for key, value in arrays.items()
-        if key.startswith(prefix)
-    }
-    module.load_state_dict(state, strict=True)
-    module.eval()
-
-
 # Two input widths at which a module is built to read off how each saved tensor's shape
 # depends on the width (a tensor axis is a constant, the width, or twice the width).
 _PROBE_WIDTHS = (3, 5)
@@ -104,3 +87,9 @@ def module_spec(build: Callable[[int], Any], prefix: str, dim: str = "k") -> dic
         # a 0-d tensor (batch norm's counter) is written as shape (1,)
         out[prefix + name] = ArraySpec(tuple(axes) or (1,), dtype, value_range=value_range)
     return out
+
+
+def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
+    """Load arrays written by ``module_arrays`` into ``module`` and set it to eval mode."""
+    _load_module_arrays(module, arrays, prefix)
+    module.eval()
