@@ -120,6 +120,7 @@ def run_batch(batch: str, args) -> list[dict]:
                         outcomes.append({"batch": batch, **json.loads(payload)})
                         current = None
                         start = int(i) + 1
+                        deadline = time.monotonic() + args.case_timeout  # until the next start
                     elif kind == "end":
                         finished = True
                 if time.monotonic() > deadline:
@@ -134,6 +135,8 @@ def run_batch(batch: str, args) -> list[dict]:
         if finished:
             break
         if current is None:
+            if total is not None and start >= total:
+                break  # every case reported; the child died on its way out
             outcomes.append(_violation(batch, f"(setup, from case {start})", code, killed, args))
             break
         outcomes.append(_violation(batch, current[1], code, killed, args))
