@@ -98,7 +98,7 @@ def run_batch(batch: str, args) -> list[dict]:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
         try:
             current: tuple[int, str] | None = None
-            deadline = time.monotonic() + args.case_timeout + 120  # import + baseline fit
+            deadline = time.monotonic() + args.setup_timeout  # imports and the registry
             finished = killed = False
             while True:
                 ready, _, _ = select.select([proc.stdout], [], [], 1.0)
@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--no-registry", dest="registry", action="store_false")
     parser.add_argument("--cases", help="only cases whose 'category | label' matches this regex")
     parser.add_argument("--case-timeout", type=float, default=90.0)
+    parser.add_argument("--setup-timeout", type=float, default=300.0, help="child start-up limit")
     parser.add_argument("--mem-gb", type=float, default=6.0, help="address-space limit per child")
     parser.add_argument("--examples", type=int, default=4, help="examples shown per cause")
     parser.add_argument("--json", type=Path, help="write every outcome to this JSON file")
