@@ -98,7 +98,7 @@ def run_batch(batch: str, args) -> list[dict]:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
         try:
             current: tuple[int, str] | None = None
-            deadline = time.monotonic() + args.case_timeout + 120  # import + baseline fit
+            deadline = time.monotonic() + args.setup_timeout  # imports and the registry
             finished = killed = False
             while True:
                 ready, _, _ = select.select([proc.stdout], [], [], 1.0)
@@ -120,6 +120,7 @@ def run_batch(batch: str, args) -> list[dict]:
                         outcomes.append({"batch": batch, **json.loads(payload)})
                         current = None
                         start = int(i) + 1
+                        deadline = time.monotonic() + args.case_timeout  # until the next start
                     elif kind == "end":
                         finished = True
                 if time.monotonic() > deadline:
@@ -134,6 +135,8 @@ def run_batch(batch: str, args) -> list[dict]:
         if finished:
             break
         if current is None:
+            if total is not None and start >= total:
+                break  # every case reported; the child died on its way out
             outcomes.append(_violation(batch, f"(setup, from case {start})", code, killed, args))
             break
         outcomes.append(_violation(batch, current[1], code, killed, args))
@@ -212,6 +215,7 @@ def main() -> None:
     parser.add_argument("--no-registry", dest="registry", action="store_false")
     parser.add_argument("--cases", help="only cases whose 'category | label' matches this regex")
     parser.add_argument("--case-timeout", type=float, default=90.0)
+    parser.add_argument("--setup-timeout", type=float, default=300.0, help="child start-up limit")
     parser.add_argument("--mem-gb", type=float, default=6.0, help="address-space limit per child")
     parser.add_argument("--examples", type=int, default=4, help="examples shown per cause")
     parser.add_argument("--json", type=Path, help="write every outcome to this JSON file")
