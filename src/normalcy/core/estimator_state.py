@@ -40,6 +40,7 @@ from .model_file_limits import (
     read_zip_entries,
 )
 from .persistence import bytes_to_array
+from .state_spec import DTYPE_GROUPS
 
 # The skops loaders the wrapped estimators use.
 ALLOWED_LOADERS = frozenset(
@@ -55,23 +56,7 @@ ALLOWED_LOADERS = frozenset(
         "CachedNode",
     }
 )
-_NUMPY_SCALARS = tuple(
-    f"numpy.{t}"
-    for t in (
-        "float16",
-        "float32",
-        "float64",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "bool_",
-    )
-)
+_NUMPY_SCALARS = tuple(f"numpy.{t}" for t in (*DTYPE_GROUPS["number"], "bool_"))
 _PYOD = tuple(
     f"pyod.models.{m}"
     for m in (
@@ -204,6 +189,18 @@ def _canonical_skops(data: bytes) -> bytes:
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp
 
 
+def _schema_nodes(schema: Any):
+    """Every dict of a skops schema, depth first, without recursion."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            yield node
+
+
 def _fail(what: str) -> ModelFileError:
     return ModelFileError(f"saved estimator: {what}")
 
@@ -218,15 +215,7 @@ def _audit_schema(schema: Any, files: dict[str, int]) -> set[str]:
     used: set[str] = set()
     referenced_bytes = 0
     budget = MAX_REREAD_FACTOR * sum(files.values()) + MAX_MANIFEST_BYTES
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        stack.extend(node.values())
+    for node in _schema_nodes(schema):
         if "__loader__" not in node and "__class__" not in node and "__module__" not in node:
             continue
         loader, module, cls = node.get("__loader__"), node.get("__module__"), node.get("__class__")
@@ -333,15 +322,7 @@ def _json_int(node: Any) -> int:
 def _audit_tree_constructors(schema: Any, shapes: dict[str, tuple[int, ...]]) -> None:
     """``Tree(n_features, n_classes, n_outputs)`` copies ``n_outputs`` entries of
     ``n_classes`` without bounds checks: the array must have exactly that many."""
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        stack.extend(node.values())
+    for node in _schema_nodes(schema):
         if node.get("__loader__") != "TreeNode":
             continue
         try:
