@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import torch_state
+from .. import torch_helpers
 from ..core.state_spec import ArraySpec
 
 # -- module weights <-> numpy arrays -----------------------------------------------------------
@@ -23,13 +23,13 @@ from ..core.state_spec import ArraySpec
 
 def module_arrays(module: nn.Module, prefix: str) -> dict[str, np.ndarray]:
     """A module's parameters and buffers as ``{prefix.name: numpy array}`` (see
-    ``normalcy.torch_state``)."""
-    return torch_state.module_arrays(module, prefix + ".")
+    ``normalcy.torch_helpers``)."""
+    return torch_helpers.module_arrays(module, prefix + ".")
 
 
 def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix: str) -> None:
     """Load ``module_arrays`` output back into ``module`` (strict: every key must match)."""
-    torch_state.load_module_arrays(module, arrays, prefix + ".")
+    torch_helpers.load_module_arrays(module, arrays, prefix + ".")
 
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:

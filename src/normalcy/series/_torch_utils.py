@@ -15,50 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..torch_state import load_module_arrays, module_arrays  # noqa: F401 (re-exported)
+from ..torch_helpers import (  # noqa: F401 (re-exported for the series detectors)
+    load_module_arrays,
+    module_arrays,
+    require_torch,
+    resolve_device,
+    torch_session,
+)
 
 THREADS = 1  # CPU threads torch uses inside fit/score; restored afterwards
-
-
-def require_torch():
-    """The torch module, or an ImportError saying how to install it."""
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is installed in development
-        raise ImportError(
-            "this detector needs torch; install it with `pip install normalcy[series]`"
-        ) from exc
-    return torch
-
-
-@contextmanager
-def torch_session(seed: int | None = None, threads: int = THREADS) -> Iterator[Any]:
-    """Run torch code with ``threads`` CPU threads and, when ``seed`` is given, a seeded
-    random stream that leaves the caller's global torch RNG state untouched."""
-    torch = require_torch()
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(int(seed))
-            yield torch
-    finally:
-        torch.set_num_threads(old_threads)
-
-
-def resolve_device(device: str) -> Any:
-    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``."""
-    from ..core.errors import InputError
-
-    torch = require_torch()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
-        raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:index]', got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} was requested but CUDA is not available")
-    return torch.device(device)
 
 
 def module_spec(build: Callable[[], Any], prefix: str) -> dict[str, Any]:

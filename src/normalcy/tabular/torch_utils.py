@@ -9,50 +9,24 @@ from plain numpy arrays (saved in safetensors; nothing is pickled).
 
 from __future__ import annotations
 
-import contextlib
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..torch_state import load_module_arrays as _load_module_arrays
-from ..torch_state import module_arrays  # noqa: F401 (re-exported)
+from ..torch_helpers import load_module_arrays as _load_module_arrays
+from ..torch_helpers import module_arrays, require_torch, torch_session  # noqa: F401
 
 
 def import_torch() -> Any:
-    """Import torch or explain how to get it."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is part of the dev environment
-        from ..core.errors import NormalcyError
-
-        raise NormalcyError(
-            "this detector needs PyTorch; install it with `pip install normalcy[tabular-deep]`"
-        ) from None
-    return torch
+    """torch, or an error naming the ``tabular-deep`` extra."""
+    return require_torch("tabular-deep")
 
 
-@contextlib.contextmanager
-def seeded_torch(seed: int | None, threads: int | None = 1) -> Iterator[Any]:
-    """Seed every generator a PyOD deep model touches; restore them afterwards."""
-    torch = import_torch()
-    seed = 0 if seed is None else int(seed)
-    np_state = np.random.get_state()  # noqa: NPY002  (PyOD seeds the legacy global)
-    py_state = random.getstate()
-    old_threads = torch.get_num_threads()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            np.random.seed(seed % (2**32))  # noqa: NPY002
-            random.seed(seed)
-            if threads:
-                torch.set_num_threads(int(threads))
-            yield torch
-    finally:
-        np.random.set_state(np_state)  # noqa: NPY002
-        random.setstate(py_state)
-        torch.set_num_threads(old_threads)
+def seeded_torch(seed: int | None, threads: int | None = 1):
+    """A torch session that also seeds numpy's and Python's global generators, which
+    PyOD's deep models draw from; everything is restored afterwards."""
+    return torch_session(0 if seed is None else seed, threads, global_rngs=True)
 
 
 # Two input widths at which a module is built to read off how each saved tensor's shape
