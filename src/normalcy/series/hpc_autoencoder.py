@@ -140,7 +140,7 @@ class HPCAutoencoder(WindowedDetector):
         l1=params.NON_NEGATIVE,
         epochs=params.count(1, 1_000_000),
         batch_size=params.count(1, 10_000_000),
-        lr=params.POSITIVE,
+        lr=params.LEARNING_RATE,
         device=params.DEVICE,
         verbose=[bool],
     )

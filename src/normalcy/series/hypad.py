@@ -265,7 +265,7 @@ class HypAD(WindowedDetector):
         latent=params.count(1, 100_000),
         epochs=params.count(1, 1_000_000),
         batch_size=params.count(1, 10_000_000),
-        lr=params.POSITIVE,
+        lr=params.LEARNING_RATE,
         n_critic=params.count(1, 1_000),
         combination=[Options(str, COMBINATIONS)],
         device=params.DEVICE,

@@ -144,7 +144,7 @@ class MatrixProfileDiscord(SeriesDetector):
         "window": params.WINDOW,
         "self_join": [bool],
         "spread": params.SPREAD,
-        "max_pairs": [Interval(Integral, 1, None)],
+        "max_pairs": [Interval(Integral, 1, 10**15)],
         "nan_policy": params.NAN_POLICY,
         "seed": params.SEED,
     }

@@ -26,6 +26,8 @@ NAN_POLICY = [Options(str, NAN_POLICIES)]
 SEED = [Interval(Integral, 0, 2**32 - 1)]
 POSITIVE = [Interval(Real, 0, None, closed="neither")]
 NON_NEGATIVE = [Interval(Real, 0, None)]
+# optimiser step sizes: torch keeps them in float32, and no useful rate exceeds 10
+LEARNING_RATE = [Interval(Real, 0, 10, closed="right")]
 DEVICE = [
     Options(str, {"auto", "cpu"}),
     Satisfies(
