@@ -25,7 +25,6 @@ arrays are ``image.module_state``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -33,7 +32,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ import torch
 from torch import nn
 
 from ..core.errors import InputError
+from ..progress import progress_bar
 
 StepOutput = torch.Tensor | dict[str, torch.Tensor]
 CHECKPOINT_FORMAT = "normalcy.checkpoint"
@@ -56,47 +56,6 @@ def step_seed(seed: int, step: int, stream: int = 0) -> int:
     """A 63-bit seed for step ``step`` of a run seeded with ``seed`` (independent streams)."""
     ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(step), int(stream)])
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-# -- progress -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def progress_bar(desc: str, total: int, verbose: bool) -> Iterator[Callable[..., None]]:
-    """A rich progress bar with loss and validation fields; a no-op when silent."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not verbose or not console.is_terminal:
-        yield lambda advance=1, **fields: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("val {task.fields[val]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(desc, total=total, loss="-", val="-")
-
-        def update(advance: int = 1, **fields: Any) -> None:
-            shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in fields.items()}
-            progress.update(task, advance=advance, **shown)
-
-        yield update
 
 
 # -- checkpoints ---------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ detector is fitted or loaded, so the series family imports without it.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..progress import progress_bar
 from ..torch_helpers import (  # noqa: F401 (re-exported for the series detectors)
     load_module_arrays,
     module_arrays,
@@ -62,29 +61,6 @@ def predict_batches(
     return [np.concatenate(store, axis=0) for store in outs]
 
 
-@contextmanager
-def epoch_progress(verbose: bool, total: int, description: str) -> Iterator[Callable[..., None]]:
-    """A rich progress bar over ``total`` epochs; yields ``advance(**fields)`` (e.g. the
-    epoch's loss). Silent unless ``verbose`` and standard error is a terminal."""
-    if not verbose or not sys.stderr.isatty():
-        yield lambda **fields: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(description, total=total, info="")
-
-        def advance(**fields: float) -> None:
-            info = "  ".join(f"{k} {v:.4g}" for k, v in fields.items())
-            progress.update(task, advance=1, info=info)
-
-        yield advance
+def epoch_progress(verbose: bool, total: int, description: str):
+    """A progress bar over ``total`` epochs (see ``normalcy.progress``)."""
+    return progress_bar(description, total, verbose)
