@@ -6,16 +6,13 @@ built."""
 from __future__ import annotations
 
 import json
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
 import normalcy as nc
-from normalcy.core import persistence
+from model_file_tampering import read_model as _read
+from model_file_tampering import write_model as _write
 
 # Tiny settings: torch on a shared 2-core CPU is slow.
 FEATURE = {"image_size": 64, "num_threads": 1, "verbose": False}
@@ -77,25 +74,6 @@ def saved(request, tmp_path_factory):
     det = nc.create(name, **params).fit(_images())
     path = det.save(tmp_path_factory.mktemp(name) / f"{name}.normalcy")
     return name, det, path
-
-
-def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    with zipfile.ZipFile(path) as zf:
-        manifest = json.loads(zf.read(persistence.MANIFEST))
-        arrays = st_load(zf.read(persistence.ARRAYS))
-    return manifest, arrays
-
-
-def _write(path: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> Path:
-    """A model file with valid checksums: only the state spec can refuse it."""
-    blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    manifest = {**manifest, "arrays_sha256": persistence._sha256(blob)}
-    body = json.dumps(manifest).encode()
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(persistence.MANIFEST, body)
-        zf.writestr(persistence.MANIFEST_HASH, persistence._sha256(body).encode())
-        zf.writestr(persistence.ARRAYS, blob)
-    return path
 
 
 def _largest_float(arrays: dict[str, np.ndarray]) -> str:
