@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.constraints import Options, Satisfies
 from ..core.registry import create, register
-from ..core.state_spec import ArraySpec, StateSpec, verify_state
+from ..core.state_spec import StateSpec, verify_state
 from . import params
 from .windowed import WindowedDetector
 
@@ -60,11 +60,7 @@ class WindowedTabularDetector(WindowedDetector):
         d = int(self.window_) * int(self.n_channels_)
         tab = self._make_tabular()
         tab._set_input_spec({"n_features": d, "feature_names": None})
-        try:
-            spec = tab._state_spec()
-        except NotImplementedError:
-            spec = _pyod_wrapper_spec(d)
-        return tab, spec
+        return tab, tab._state_spec()
 
     def _method_state_spec(self) -> StateSpec:
         d = int(self.window_) * int(self.n_channels_)
@@ -91,19 +87,6 @@ class WindowedTabularDetector(WindowedDetector):
         tab._set_state(inner, meta["tabular_state"])
         tab.is_fitted_ = True
         self.tabular_ = tab
-
-
-def _pyod_wrapper_spec(d: int) -> StateSpec:
-    """The state of normalcy's PyOD wrappers (used when the tabular detector declares none):
-    kept-column mask, constant values, and the skops-encoded estimator."""
-    return StateSpec(
-        arrays={
-            "keep_columns": ArraySpec((d,), "bool"),
-            "constant_values": ArraySpec((d,), "float"),
-            "estimator": ArraySpec(("n_bytes",), "uint8", optional=True),
-        },
-        meta={"pyod_class": [str]},
-    )
 
 
 @register(

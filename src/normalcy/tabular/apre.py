@@ -45,7 +45,7 @@ from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .base import TabularDetector
-from .common import BATCH, DECAY, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
+from .common import BATCH, DECAY, EPOCHS, LAYERS, N_THREADS, RATE, SEED
 from .mss import MSS_CONSTRAINTS, mean_shift, reference_sample
 from .preprocessing import ColumnScaler, add_drift, finite_span
 from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
@@ -91,7 +91,7 @@ def _network(d: int, hidden: list[int]) -> Any:
     ),
     year=2023,
 )
-class APREDetector(CheckedColumns, TabularDetector):
+class APREDetector(TabularDetector):
     """Probabilistic autoencoder trained with APRE, scored with mean shift (APRE+MSS).
 
     Parameters

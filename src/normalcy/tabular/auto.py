@@ -71,7 +71,7 @@ from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .base import TabularDetector
-from .common import SEED, CheckedColumns
+from .common import SEED
 from .ensemble_members import FAMILIES, KNNMember, Member, make_member
 from .preprocessing import ColumnScaler, add_drift, finite_span
 
@@ -115,7 +115,7 @@ def agreement(family_scores: np.ndarray) -> np.ndarray:
     ),
     year=2020,
 )
-class AutoDetector(CheckedColumns, TabularDetector):
+class AutoDetector(TabularDetector):
     """Label-free search over detector families: consensus-filtered, trimmed, z-averaged."""
 
     quick_params: ClassVar[dict[str, Any]] = {}

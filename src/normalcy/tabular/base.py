@@ -37,7 +37,15 @@ class TabularDetector(Detector):
         return arr
 
     def _check_score_input(self, X: Any) -> np.ndarray:
-        return as_tabular(X, n_features=self.n_features_in_, name="X")
+        """Scoring input must have the width, and the column names in order, seen in ``fit``
+        (scikit-learn's rules, see ``tabular.input``)."""
+        return as_tabular(
+            X, n_features=self.n_features_in_, feature_names=self.feature_names_in_, name="X"
+        )
+
+    def _n_features(self) -> int:
+        """The width seen in ``fit`` (or read, verified, from a model file's input spec)."""
+        return int(self.n_features_in_)
 
     def _input_spec(self) -> dict[str, Any]:
         return {"n_features": self.n_features_in_, "feature_names": self.feature_names_in_}
@@ -50,9 +58,10 @@ class TabularDetector(Detector):
             not isinstance(names, list)
             or len(names) != n
             or not all(isinstance(s, str) for s in names)
+            or len(set(names)) != n
         ):
             raise ModelFileError(
-                f"input_spec['feature_names'] must be null or a list of {n} strings "
+                f"input_spec['feature_names'] must be null or a list of {n} distinct strings "
                 f"(one per feature), got {str(names)[:80]}"
             )
         self.n_features_in_ = n

@@ -52,7 +52,7 @@ from ..core.errors import InputError, ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .base import TabularDetector
-from .common import SEED, CheckedColumns
+from .common import SEED
 from .input import as_tabular, column_names
 from .preprocessing import ColumnScaler, add_drift, finite_span
 
@@ -91,7 +91,7 @@ def _is_client_list(X: Any) -> bool:
     paper="Nguyen et al. Federated PCA on Grassmann Manifold for IoT Anomaly Detection. IEEE/ACM ToN 2024",
     year=2024,
 )
-class FedPCA(CheckedColumns, TabularDetector):
+class FedPCA(TabularDetector):
     """Federated PCA (FEDPG on the Grassmann manifold, or FEDPE) via ADMM; reconstruction error.
 
     Parameters

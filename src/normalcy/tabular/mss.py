@@ -33,7 +33,7 @@ from ..core.errors import InputError, ModelFileError
 from ..core.registry import create, get_class, register
 from ..core.state_spec import ArraySpec, StateSpec, verify_state
 from .base import TabularDetector
-from .common import SEED, CheckedColumns
+from .common import SEED
 from .preprocessing import ColumnScaler, add_drift, finite_span
 
 # Mean-shift settings, shared with ``apre``.
@@ -84,7 +84,7 @@ def reference_sample(Z: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     ),
     year=2023,
 )
-class MeanShiftScoring(CheckedColumns, TabularDetector):
+class MeanShiftScoring(TabularDetector):
     """Mean-shift scoring around any autoencoder-style detector (default: ``autoencoder``).
 
     Parameters

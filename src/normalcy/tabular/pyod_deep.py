@@ -29,14 +29,14 @@ from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .base import TabularDetector
-from .common import BATCH, DECAY, DROPOUT, EPOCHS, LAYERS, N_THREADS, RATE, SEED, CheckedColumns
+from .common import BATCH, DECAY, DROPOUT, EPOCHS, LAYERS, N_THREADS, RATE, SEED
 from .preprocessing import ColumnScaler, add_drift, finite_span
 from .torch_utils import load_module_arrays, module_arrays, module_spec, seeded_torch
 
 POSITIVE = (float(np.finfo(float).smallest_subnormal), None)
 
 
-class _PyODDeep(CheckedColumns, TabularDetector):
+class _PyODDeep(TabularDetector):
     """Shared plumbing: scaling, seeding, drift, span; subclasses build and persist models."""
 
     def _build_and_fit(self, Z: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from ..core.estimator_state import dump_estimator, load_estimator
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from .base import TabularDetector
-from .common import SEED, CheckedColumns
+from .common import SEED
 
 _COUNT = Interval(Integral, 1, 100_000)
 _NEIGHBOUR_METRICS = Options(
@@ -265,7 +265,7 @@ def _conditioning(X: np.ndarray) -> tuple[np.ndarray, int]:
     return offset, int(np.frexp(peak)[1])
 
 
-class PyODDetector(CheckedColumns, TabularDetector):
+class PyODDetector(TabularDetector):
     """Common wrapper; concrete classes are generated per PyOD estimator below."""
 
     pyod_path: str = ""
