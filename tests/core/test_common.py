@@ -81,7 +81,14 @@ def _images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return train, test, np.concatenate([train, train])
 
 
-DATA = {"tabular": _tabular, "series": _series, "image": _images}
+def _logs() -> tuple[Any, Any, Any]:
+    from normalcy.datasets.synthetic_logs import make_logs
+
+    data = make_logs(n_train=120, n_test=24, contamination=0.25, seed=3)
+    return data.train.subset(range(80)), data.test, data.train.subset(range(80, 120))
+
+
+DATA = {"tabular": _tabular, "series": _series, "image": _images, "logs": _logs}
 
 
 def data(info) -> tuple[Any, Any, Any]:
