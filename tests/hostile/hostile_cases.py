@@ -190,10 +190,18 @@ def _images() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _logs() -> tuple[Any, Any]:
+    from normalcy.datasets.synthetic_logs import make_logs
+
+    data = make_logs(n_train=60, n_test=12, contamination=0.25, seed=4)
+    return data.train, data.test
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
     "image": _images,
+    "logs": _logs,
 }
 
 
@@ -520,10 +528,45 @@ def image_file_variants(ctx: Context) -> dict[str, Callable[[], Any]]:
     return out
 
 
+def logs_variants(train: Any) -> dict[str, Callable[[], Any]]:
+    """Log input: raw bytes that are not UTF-8, empty and malformed sessions, odd keys."""
+    import pandas as pd
+
+    from normalcy.logs.sessions import Sessions
+
+    lines = [line for s in train.lines for line in s]
+    keys = [[str(i % 5) for i in range(n)] for n in (3, 7, 1, 12)]
+    return {
+        "non-UTF-8 bytes lines": lambda: [b"\xff\xfe" + x.encode() + b"\x80" for x in lines],
+        "lines with NUL bytes": lambda: [x + "\x00\x00" for x in lines],
+        "one 1 MB line": lambda: ["x" * 1_000_000, *lines],
+        "a single string": lambda: "Receiving block blk_1 src: /1.2.3.4:50010",
+        "empty list": lambda: [],
+        "an empty session": lambda: [[], *keys],
+        "only empty sessions": lambda: [[], []],
+        "None as an event key": lambda: [["1", None, "2"], *keys],
+        "float event keys": lambda: [[1.5, 2.0], *keys],
+        "NaN event key": lambda: [[float("nan")], *keys],
+        "nested lists as keys": lambda: [[["a"], ["b"]], *keys],
+        "10k-char event key": lambda: [["k" * 20_000], *keys],
+        "numpy 2-D int array": lambda: np.arange(40).reshape(8, 5) % 6,
+        "records without events": lambda: [{"id": 1, "evts": [1, 2]}],
+        "frame without events column": lambda: pd.DataFrame({"a": [1, 2]}),
+        "frame of sessions": lambda: pd.DataFrame({"id": ["a", "b"], "events": keys[:2]}),
+        "Sessions, raw lines": lambda: Sessions.from_lines(lines, window=7),
+        "Sessions, mismatched ids": lambda: Sessions(ids=["a"], events=keys),
+        "an int": lambda: 5,
+        "None": lambda: None,
+        "dict": lambda: {"events": [1, 2]},
+    }
+
+
 # ---------------------------------------------------------------------------------------
 # data cases at fit / score / calibrate
 # ---------------------------------------------------------------------------------------
 def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
+    if ctx.modality == "logs":
+        return logs_variants(ctx.train)
     if ctx.modality == "tabular":
         return tabular_variants(ctx.train)
     if ctx.modality == "series":
