@@ -400,6 +400,34 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "strings": np.full(train.shape, "a"),
             "list of strings": ["a", "b", "c"],
         }
+    if info.modality == "logs":
+        return {
+            "no sessions": [],
+            "a string": "one log line",
+            "None keys": [["1", None]],
+            "float keys": [[1.5, 2.5]],
+            "records without events": [{"id": 1}],
+            "a number": 7,
+        }
+    if info.modality == "graph":
+        g = train[0]
+        return {
+            "no graphs": [],
+            "a single graph": g,
+            "graph without nodes": [*train[:3], (np.zeros((2, 0), np.int64), None, 0)],
+            "edge to a missing node": [*train[:3], (np.array([[0], [99]]), np.ones((3, 1)))],
+            "NaN features": [*train[:3], (g.edge_index, np.full((g.n_nodes, 2), np.nan))],
+            "strings": ["a", "b"],
+        }
+    if info.modality == "nodes":
+        n = train.n_nodes
+        return {
+            "no nodes": (np.zeros((2, 0), np.int64), None, 0),
+            "NaN features": (train.edge_index, np.full((n, train.x.shape[1]), np.nan)),
+            "edge to a missing node": (np.array([[0], [n + 3]]), train.x),
+            "a list of graphs": [train, train],
+            "a string": "graph",
+        }
     nan = train.astype(np.float32) / 255
     nan[0, 0, 0] = np.nan
     return {
@@ -419,6 +447,8 @@ def _mismatched(info, test) -> Any:
         return np.hstack([test, test[:, :1]])
     if info.modality == "series":
         return np.hstack([test, test[:, :1]])
+    if info.modality == "nodes":
+        return (test.edge_index, np.hstack([test.x, test.x[:, :1]]))
     return None
 
 
@@ -462,6 +492,33 @@ def _awkward(info, train) -> dict[str, Any]:
             "repeated": np.tile(train[:50], (len(train) // 50, 1)),
             "huge": train * 1e6,
             "tiny": train * 1e-6,
+        }
+    if info.modality == "logs":
+        from normalcy.logs.sessions import Sessions
+
+        lines = [line for s in train.lines for line in s]
+        return {
+            "one repeated session": Sessions(ids=["a", "b"], lines=[lines[:9], lines[:9]]),
+            "empty sessions too": [[], *[["1", "2", "3"]] * 5],
+            "one event type": [["x"] * 8] * 6,
+            "non-UTF-8 lines": [b"\xff" + x.encode() for x in lines],
+        }
+    if info.modality == "graph":
+        from normalcy.graph.graphs import Graph
+
+        edgeless = [Graph(g.n_nodes, np.zeros((2, 0), np.int64), g.x, g.node_labels) for g in train]
+        return {
+            "identical graphs": [train[0]] * len(train),
+            "edgeless graphs": edgeless,
+            "single-node graphs": [Graph(1, np.zeros((2, 0), np.int64), None, np.zeros(1, int))]
+            * 6,
+        }
+    if info.modality == "nodes":
+        n = train.n_nodes
+        return {
+            "constant features": (train.edge_index, np.ones((n, train.x.shape[1]))),
+            "no edges": (np.zeros((2, 0), np.int64), train.x),
+            "huge features": (train.edge_index, train.x * 1e6),
         }
     return {
         "black": np.zeros_like(train),
