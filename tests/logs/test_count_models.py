@@ -95,7 +95,9 @@ def test_invariant_scores_count_violations():
 
 def test_pca_spe_is_zero_inside_the_normal_subspace_and_q_statistic_is_finite():
     rng = np.random.default_rng(0)
-    train = [["a"] * int(k) + ["b"] * int(2 * k) + ["c"] * int(m) for k, m in rng.integers(1, 5, (80, 2))]
+    train = [
+        ["a"] * int(k) + ["b"] * int(2 * k) + ["c"] * int(m) for k, m in rng.integers(1, 5, (80, 2))
+    ]
     det = nc.create("log_pca", n_components=0.999, term_weighting="none").fit(train)
     inside = det.score([["a", "b", "b", "c"]]).scores[0]
     outside = det.score([["a"] * 3 + ["b"] + ["c"]]).scores[0]
@@ -109,7 +111,9 @@ def test_pca_tfidf_ignores_events_of_every_session_as_loglizer_does():
     train = [["a", "b"] * 2 + ["c"] * int(k) for k in range(1, 6)] * 4
     det = nc.create("log_pca", term_weighting="tfidf").fit(train)
     assert det.idf_[0] == 0 and det.idf_[1] == 0  # a, b in every session
-    assert det.score([["a", "c"]]).scores[0] == pytest.approx(det.score([["a", "a", "b", "b", "c"]]).scores[0])
+    assert det.score([["a", "c"]]).scores[0] == pytest.approx(
+        det.score([["a", "a", "b", "b", "c"]]).scores[0]
+    )
 
 
 @pytest.mark.parametrize("name", COUNT_DETECTORS)

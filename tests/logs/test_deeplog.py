@@ -54,7 +54,6 @@ def test_a_missing_step_is_localised_where_the_next_event_arrives_instead(fitted
 
 def test_unseen_events_always_miss_and_score_two(fitted, logs):
     det, res = fitted
-    lengths = res.extras["lengths"]
     for i in np.flatnonzero(np.asarray(logs.kinds) == "unseen"):
         assert res.maps[i, logs.event[i]] == pytest.approx(2.0)
         assert res.scores[i] >= 1.0
@@ -75,9 +74,7 @@ def test_top_k_rule_counts_misses_and_k_above_the_vocabulary_flags_none(logs):
 
 def test_windows_pad_short_sessions_and_predict_the_end():
     rows, offsets = windows([np.array([3, 4]), np.array([], dtype=np.int64)], h=3, pad=9)
-    np.testing.assert_array_equal(
-        rows, [[9, 9, 9, 3], [9, 9, 3, 4], [9, 3, 4, 0], [9, 9, 9, 0]]
-    )
+    np.testing.assert_array_equal(rows, [[9, 9, 9, 3], [9, 9, 3, 4], [9, 3, 4, 0], [9, 9, 9, 0]])
     np.testing.assert_array_equal(offsets, [0, 3, 4])
 
 

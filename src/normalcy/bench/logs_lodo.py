@@ -25,9 +25,7 @@ from .tables import markdown_table
 
 SETS = ("hdfs", "openstack", "BGL")
 GRID: dict[str, list[dict[str, Any]]] = {
-    "deeplog": [
-        {"window": w, "top_k": k} for w in (5, 10) for k in (3, 9)
-    ],
+    "deeplog": [{"window": w, "top_k": k} for w in (5, 10) for k in (3, 9)],
     "log_pca": [{"term_weighting": t} for t in ("tfidf", "none")],
 }
 

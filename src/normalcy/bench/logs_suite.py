@@ -36,6 +36,7 @@ Protocol (the same for every detector and data set; defaults, nothing tuned per 
       block id, one thread; lines/s counts parsing, grouping, encoding and scoring. The
       issue's target: at least 10,000 lines/s for the count-vector and DeepLog paths.
 
+Without ``dataset``, every set present under the root runs (absent ones are skipped).
 ``limit`` keeps at most that many sessions of each part (fit, calibration, test; seeded);
 ``quick`` uses each detector's ``quick_params``, ``limit`` 300 and 5,000 throughput lines
 (a smoke test, not a measurement).
@@ -133,6 +134,12 @@ class Split:
         return bool(self.labels.sum() > 0)
 
 
+def _present(root: Path, name: str) -> bool:
+    if name in ("hdfs", "openstack"):
+        return (root / "logs" / name / "sessions.jsonl").is_file()
+    return (root / "loghub" / name / f"{name}_2k.log_structured.csv").is_file()
+
+
 def _sample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=k, replace=False)) if k < n else np.arange(n)
 
@@ -173,10 +180,56 @@ def split(name: str, root: Path, limit: int | None = None, seed: int = 0) -> Spl
         cal = cal[_sample(len(cal), int(limit), rng)]
         test = test[_sample(len(test), int(limit), rng)]
     if not labels[test].any():
-        notes.append("no labelled anomaly among the test sessions: only the flagged share is "
-                     "reported (ROC-AUC, AP and F1 are undefined)")
+        notes.append(
+            "no labelled anomaly among the test sessions: only the flagged share is "
+            "reported (ROC-AUC, AP and F1 are undefined)"
+        )
     s = data.sessions
-    return Split(name, s.subset(fit), s.subset(cal), s.subset(test), labels[test], cal_from, notes)
+    out = Split(name, s.subset(fit), s.subset(cal), s.subset(test), labels[test], cal_from, notes)
+    out.notes.extend(diagnostics(out, s.subset(np.flatnonzero(labels == 0))))
+    return out
+
+
+def diagnostics(data: Split, normal: Sessions) -> list[str]:
+    """What limits every detector on this data, measured on the data alone.
+
+    Event-key sessions: how many test anomalies have exactly the event sequence of some
+    normal session of the set (no detector that reads event sequences can flag them
+    without flagging that normal session too), and the resulting ceilings. Raw-line
+    sessions: the share of test lines whose Drain3 template (a parser fitted on the fit
+    lines, as every detector does) was never seen in fit, for normal and anomalous windows.
+    """
+    y = data.labels
+    n_bad = int(y.sum())
+    if data.test.events is not None and normal.events is not None:
+        if n_bad == 0:
+            return []
+        seen = {tuple(e) for e in normal.events}
+        same = sum(tuple(e) in seen for e, label in zip(data.test.events, y, strict=True) if label)
+        recall = (n_bad - same) / n_bad
+        best = 2 * recall / (1 + recall) if recall > 0 else 0.0
+        return [
+            f"{same} of {n_bad} anomalous test sessions have exactly the event sequence of a "
+            "normal session of this set: at no false positive, recall is at most "
+            f"{recall:.3f} and F1 at most {best:.3f} for any detector reading event sequences"
+        ]
+    if data.test.lines is None or data.fit.lines is None:
+        return []
+    from ..logs.parsing import LogParser
+
+    parser = LogParser()
+    parser.learn(line for s in data.fit.lines for line in s)
+    known = {c for c in parser.templates}
+    share = []
+    for label in (0, 1):
+        lines = [ln for s, lab in zip(data.test.lines, y, strict=True) if lab == label for ln in s]
+        if lines:
+            new = sum(parser.parse(ln).template not in known for ln in lines)
+            share.append(
+                f"{new / len(lines):.0%} of the {len(lines)} lines of "
+                f"{'anomalous' if label else 'normal'} test windows"
+            )
+    return ["templates never seen in fit (Drain3 fitted on the fit lines): " + "; ".join(share)]
 
 
 def _metrics(y: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
@@ -331,8 +384,8 @@ def run(
         raise InputError("no log detector is registered")
     if dataset is not None and dataset not in DATASETS:
         raise InputError(f"dataset must be one of {DATASETS} for the logs suite, got {dataset!r}")
-    sets = [dataset] if dataset else list(DATASETS)
     data_root = resolve_root(root)
+    sets = [dataset] if dataset else [d for d in DATASETS if _present(data_root, d)]
     if quick and limit is None:
         limit = QUICK_LIMIT
     if throughput_lines is None:
@@ -412,6 +465,8 @@ def markdown(
             parts.append(f"- {r.detector} failed: {r.error}\n")
     if len(speed):
         parts.append("## Throughput: raw lines parsed and scored, one thread\n")
-        cols = [c for c in ("detector", "lines", "seconds", "lines_per_s", "target_10k") if c in speed]
+        cols = [
+            c for c in ("detector", "lines", "seconds", "lines_per_s", "target_10k") if c in speed
+        ]
         parts.append(markdown_table(speed, cols))
     return "\n".join(parts)

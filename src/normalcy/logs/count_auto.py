@@ -71,15 +71,17 @@ class EventCounts(LogDetector):
         Seed of the nested detector.
     """
 
+    min_fit_sessions: ClassVar[int] = 2  # auto needs two rows
     quick_params: ClassVar[dict[str, Any]] = {"auto_params": {"families": ["knn", "pca", "hbos"]}}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "auto_params": [
             None,
             Satisfies(
-                lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v)
-                and "seed" not in v,
+                lambda v: (
+                    isinstance(v, dict) and all(isinstance(k, str) for k in v) and "seed" not in v
+                ),
                 "a dict of auto's parameters (seed excluded: use seed)",
-            )
+            ),
         ],
         "seed": [Interval(Integral, 0, 2**32 - 1)],
     }

@@ -194,9 +194,7 @@ class DeepLog(LogDetector):
 
     def _model(self):
         n = self._n_codes()
-        return _build(
-            n + 1, n, int(self.embedding_dim), int(self.hidden_size), int(self.n_layers)
-        )
+        return _build(n + 1, n, int(self.embedding_dim), int(self.hidden_size), int(self.n_layers))
 
     # -- training -------------------------------------------------------------------------
     def _fit(self, data: EncodedSessions) -> None:
