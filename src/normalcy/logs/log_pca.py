@@ -71,7 +71,7 @@ def q_statistic(residual_eigenvalues: np.ndarray, z: float = Q_ALPHA_Z) -> float
     can_localise=True,
 )
 class LogPCA(LogDetector):
-    """PCA on TF-IDF weighted event-count vectors; score = squared prediction error.
+    """PCA on event-count vectors (raw or TF-IDF weighted); score = squared prediction error.
 
     Parameters
     ----------
