@@ -472,8 +472,7 @@ def markdown(
             parts.append(f"- {r.detector} failed: {r.error}\n")
     if len(speed):
         parts.append("## Throughput: raw lines parsed and scored, one thread\n")
-        cols = [
-            c for c in ("detector", "lines", "seconds", "lines_per_s", "target_10k") if c in speed
-        ]
+        cols = ["detector", "lines", "seconds", "cpu_s", "lines_per_s", "lines_per_cpu_s"]
+        cols = [c for c in [*cols, "target_10k"] if c in speed]
         parts.append(markdown_table(speed, cols))
     return "\n".join(parts)

@@ -20,8 +20,8 @@ is flagged. Here:
   included) plus the largest tie-break ``s / (1 + s)`` of the session (below 1). Sessions
   are thus ranked first by the paper's count of top-``g`` misses and then by their most
   surprising event, a continuous score that ``calibrate`` can threshold at a false-positive
-  rate. ``score > 0.999...`` of a session with one miss is the paper's decision rule;
-  normalcy's threshold comes from held-out normal sessions instead.
+  rate. The paper's decision, a session with any miss, is ``score >= 1``; normalcy's
+  threshold comes from held-out normal sessions instead.
 
 Model: an embedding of the event codes (``embedding_dim``; the paper feeds one-hot
 vectors, an embedding is the common equivalent, e.g. deep-loglizer), ``n_layers`` LSTM
