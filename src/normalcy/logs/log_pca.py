@@ -176,7 +176,7 @@ class LogPCA(LogDetector):
             arrays={
                 "idf": ArraySpec(("V",), "float64", value_range=(0.0, None)),
                 "mean": ArraySpec(("V",), "float64"),
-                "components": ArraySpec(("V", "k"), "float64", value_range=(-1.0, 1.0)),
+                "components": ArraySpec(("V", "k"), "float64", value_range=(-1.000001, 1.000001)),
             },
             meta={
                 "unseen_weight": [Interval(Real, 1, 1e150)],
