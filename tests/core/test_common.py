@@ -119,7 +119,12 @@ def data(info) -> tuple[Any, Any, Any]:
 
 
 def n_items(info, X: Any) -> int:
-    """How many scores ``X`` must get: one per row, per image, or per time step."""
+    """How many scores ``X`` must get: one per row, per image, per time step, per log
+    session (raw lines are cut into windows), per graph or per node."""
+    if info.modality == "logs":
+        from normalcy.logs.input import as_sessions
+
+        return len(as_sessions(X))
     return len(X)
 
 
