@@ -86,6 +86,13 @@ def test_series_data_calibrate_streaming_and_lifecycle(name, ctx_of):
     _assert_none(_violations(cases, ctx))
 
 
+@pytest.mark.parametrize("name", ["log_pca", "invariants"])
+def test_log_data_calibrate_and_lifecycle(name, ctx_of):
+    ctx = ctx_of(name)
+    cases = [*data_cases(ctx), *calibrate_cases(), *lifecycle_cases()]
+    _assert_none(_violations(cases, ctx))
+
+
 def _probe(tmp_path, detectors: str, cases: str, timeout: float = 600) -> list[dict]:
     """Run ``scripts/probe_hostile.py`` on some cases in a child limited to 3 GiB of address
     space (cases that may allocate without bound never run in pytest's own process)."""

@@ -181,7 +181,7 @@ def _warn_if_unresolved(scores: np.ndarray, fpr: float, value: float, method: st
         f"the hold-out ({what}) is too short to calibrate fpr={fpr:g}: it resolves rates "
         f"down to ~{1.0 / max(n_eff, 1.0):.3g}. The threshold flags {flagged} of its {n} "
         f"scores (realised rate {flagged / n:.3g} on the hold-out); give at least "
-        f"{math.ceil(n / max(n_eff, 1.0) / fpr)} hold-out steps for this rate",
+        f"{_needed(n / max(n_eff, 1.0) / fpr)} hold-out scores for this rate",
         CalibrationWarning,
         stacklevel=3,
     )
@@ -278,3 +278,8 @@ class Threshold:
             n_calibration=n_cal,
             calibration=calibration,
         )
+
+
+def _needed(count: float) -> str:
+    """How many hold-out scores a rate needs, readable even for absurd rates (1e-300)."""
+    return f"{math.ceil(count)}" if count < 1e12 else f"~{count:.1e}"
