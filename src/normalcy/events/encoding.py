@@ -345,10 +345,15 @@ def _as_numbers(series: Any, column: str) -> np.ndarray:
     import pandas as pd
 
     try:
-        if column_kind(series, column) == "numeric":
-            return numeric_values(series, column)
-    except InputError:
-        pass
+        kind = column_kind(series, column)
+    except InputError as exc:
+        raise InputError(f"column {column!r} was numeric in fit: {exc}") from None
+    if kind == "numeric":
+        return numeric_values(series, column)
+    if str(series.dtype) in ("bool", "boolean") or hasattr(series, "cat"):
+        raise InputError(
+            f"column {column!r} was numeric in fit but holds {series.dtype} values now"
+        )
     try:
         values = pd.to_numeric(series, errors="raise")
     except (TypeError, ValueError) as exc:
