@@ -9,7 +9,11 @@ from normalcy.bench import events_suite
 
 def test_quick_synthetic_run_writes_every_metric_and_the_report(tmp_path):
     path = events_suite.run(
-        dataset="synthetic", out_dir=tmp_path, detectors=["avf", "ape", "hbos"], quick=True
+        dataset="synthetic",
+        out_dir=tmp_path,
+        detectors=["avf", "ape", "hbos"],
+        quick=True,
+        params={"epochs": 200, "dim": 16},  # APE's defaults, given to it alone (hbos lacks them)
     )
     frame = pd.read_csv(path)
     assert frame["detector"].tolist() == ["avf", "ape", "hbos"]
@@ -17,7 +21,8 @@ def test_quick_synthetic_run_writes_every_metric_and_the_report(tmp_path):
     for col in ("roc_auc", "ap", "f1_at_fpr", "best_f1", "fit_s", "rows_per_s"):
         assert frame[col].notna().all(), col
     assert (frame["best_f1"] >= frame["f1_at_fpr"] - 1e-12).all()
-    assert frame.loc[frame["detector"] == "ape", "roc_auc"].item() > 0.9
+    roc = frame.set_index("detector")["roc_auc"]
+    assert roc["ape"] > 0.95 and roc["ape"] > roc["avf"]  # the planted pairs
     md = (tmp_path / "events_synthetic.md").read_text()
     assert "FPR 0.05" in md and "| ape |" in md
     html = (tmp_path / "events_synthetic.html").read_text()

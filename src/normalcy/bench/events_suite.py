@@ -26,7 +26,11 @@ Data sets
     KDDTrain+_20Percent, test on KDDTest+ (18 of its 37 attack types never occur in
     training); ``synthetic``: ``normalcy.events.synthetic.make_events`` (5,000 normal
     events, 2,000 test events of which 100 planted), a second set with known structure.
-    ``limit``/``quick`` cap the test rows (seeded subsample); ``quick`` also uses each
+    On request (``--dataset celeba`` / ``campaign``): two ADBench sets whose columns are
+    mostly binary indicators, read as categorical events (``adbench_events``: 10,000 normal
+    training events, 5,000 normal and at most 1,000 anomalous test events).
+    ``limit``/``quick`` cap the test rows of nsl_kdd and synthetic (seeded subsample);
+    ``quick`` also uses each
     detector's ``quick_params`` (a smoke test, not a measurement).
 
 Outputs in ``out_dir``: ``events[_<dataset>].csv`` (one row per data set and detector),
@@ -51,6 +55,10 @@ from ..core.registry import detectors as registered
 FPR = 0.05
 CALIBRATION_SHARE = 0.2
 DATASETS = ("nsl_kdd", "synthetic")
+# ADBench sets whose columns are (mostly) binary indicators, read as categorical events;
+# run on request (--dataset celeba / campaign)
+ADBENCH_EVENTS = {"celeba": "8_celeba", "campaign": "5_campaign"}
+ADBENCH_TRAIN, ADBENCH_NORMAL_TEST, ADBENCH_ANOMALIES = 10_000, 5_000, 1_000
 # tabular baselines run by default: PyOD's classic detectors and normalcy's auto
 BASELINE_MODULE = "normalcy.tabular.pyod_detectors"
 QUICK_MAX_TEST = 2_000
@@ -85,7 +93,40 @@ def load(name: str, root: Path | None, max_test: int | None, seed: int) -> dict[
         n_test = min(2_000, max_test or 2_000)
         data = make_events(n_train=5_000, n_test=n_test, n_anomalies=n_test // 20, seed=seed)
         return {"train": data.train, "test": data.test, "y": data.labels, "kind": data.kinds}
-    raise InputError(f"unknown events data set {name!r}; available: {', '.join(DATASETS)}")
+    if name in ADBENCH_EVENTS:
+        return adbench_events(ADBENCH_EVENTS[name], root, seed)
+    known = ", ".join((*DATASETS, *ADBENCH_EVENTS))
+    raise InputError(f"unknown events data set {name!r}; available: {known}")
+
+
+def adbench_events(stem: str, root: Path | None, seed: int) -> dict[str, Any]:
+    """An ADBench set as categorical events: a column with two distinct values becomes a
+    category ("0"/"1"), the others stay numeric. ``ADBENCH_TRAIN`` normal rows (seeded
+    draw) are the training events; the test events are ``ADBENCH_NORMAL_TEST`` other normal
+    rows and at most ``ADBENCH_ANOMALIES`` anomalies."""
+    from ..datasets import adbench
+
+    folder = adbench._root(root)  # --root: the ADBench folder for these sets
+    with np.load(folder / f"{stem}.npz", allow_pickle=False) as data:
+        X, y = data["X"], data["y"].astype(np.int64)
+    rng = np.random.default_rng(seed)
+    normal = rng.permutation(np.flatnonzero(y == 0))
+    anomalies = rng.permutation(np.flatnonzero(y == 1))[:ADBENCH_ANOMALIES]
+    columns = {}
+    for j in range(X.shape[1]):
+        values = np.unique(X[:, j])
+        binary = len(values) <= 2
+        columns[f"f{j}"] = (X[:, j] > values[0]).astype(int).astype(str) if binary else X[:, j]
+    frame = pd.DataFrame(columns)
+    train = normal[:ADBENCH_TRAIN]
+    test = np.concatenate([normal[ADBENCH_TRAIN : ADBENCH_TRAIN + ADBENCH_NORMAL_TEST], anomalies])
+    kinds = np.where(y[test] == 1, "anomaly", "normal")
+    return {
+        "train": frame.iloc[train].reset_index(drop=True),
+        "test": frame.iloc[test].reset_index(drop=True),
+        "y": y[test],
+        "kind": kinds,
+    }
 
 
 def split(train: Any, seed: int) -> tuple[Any, Any]:
@@ -96,11 +137,14 @@ def split(train: Any, seed: int) -> tuple[Any, Any]:
     return train.iloc[fit].reset_index(drop=True), train.iloc[cal].reset_index(drop=True)
 
 
-def _evaluate(name: str, data: dict[str, Any], quick: bool, seed: int) -> dict[str, Any]:
+def _evaluate(
+    name: str, data: dict[str, Any], quick: bool, seed: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from ..metrics import auroc, average_precision, f1_max
 
     cls = get_class(name)
     params: dict[str, Any] = dict(cls.quick_params or {}) if quick else {}
+    params.update({k: v for k, v in (extra or {}).items() if k in cls.info.params})
     if "seed" in cls.info.params:
         params.setdefault("seed", seed)
     key = "events" if cls.info.modality == "events" else "onehot"
@@ -144,9 +188,9 @@ def _evaluate(name: str, data: dict[str, Any], quick: bool, seed: int) -> dict[s
     return row
 
 
-def _child(conn, name: str, data: dict[str, Any], quick: bool, seed: int) -> None:
+def _child(conn, name: str, data: dict[str, Any], quick: bool, seed: int, extra) -> None:
     try:
-        conn.send(_evaluate(name, data, quick, seed))
+        conn.send(_evaluate(name, data, quick, seed, extra))
     except BaseException as exc:  # report anything, never hang the parent
         conn.send({"error": f"{type(exc).__name__}: {exc}"[:300]})
     finally:
@@ -154,16 +198,21 @@ def _child(conn, name: str, data: dict[str, Any], quick: bool, seed: int) -> Non
 
 
 def evaluate(
-    name: str, data: dict[str, Any], quick: bool, seed: int, timeout: float | None
+    name: str,
+    data: dict[str, Any],
+    quick: bool,
+    seed: int,
+    timeout: float | None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One detector on one data set, in a forked child with a time limit."""
     import multiprocessing as mp
 
     if timeout is None or "fork" not in mp.get_all_start_methods():
-        return _evaluate(name, data, quick, seed)
+        return _evaluate(name, data, quick, seed, extra)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, name, data, quick, seed), daemon=True)
+    proc = ctx.Process(target=_child, args=(send, name, data, quick, seed, extra), daemon=True)
     proc.start()
     send.close()
     try:
@@ -191,8 +240,12 @@ def run(
     quick: bool = False,
     seed: int = 0,
     timeout: float | None = 600.0,
+    params: dict[str, Any] | None = None,
 ) -> Path:
-    """Run the benchmark (see the module docstring); returns the CSV path."""
+    """Run the benchmark (see the module docstring); returns the CSV path.
+
+    ``params``: parameter values given to every detector that has them (e.g. an APE
+    setting for a pilot run; write pilots to their own ``out_dir``)."""
     from threadpoolctl import threadpool_limits
 
     from ..events.encoding import OneHot
@@ -234,7 +287,7 @@ def run(
             best: tuple[float, str, dict[str, Any]] | None = None
             for name in names:
                 progress.update(task, description=f"{set_name} {name}")
-                result = evaluate(name, data, quick, seed, timeout)
+                result = evaluate(name, data, quick, seed, timeout, params)
                 extras = {k: result.pop(k) for k in list(result) if k.startswith("_")}
                 rows.append({**base, "detector": name, **result})
                 if extras.get("_scores") is not None and (

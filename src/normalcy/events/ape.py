@@ -110,6 +110,8 @@ class APE(EventDetector):
     """
 
     quick_params: ClassVar[dict[str, Any]] = {"dim": 8, "epochs": 4}
+    # the demo runs the defaults (its 2,000 events train in seconds)
+    demo_params: ClassVar[dict[str, Any]] = {}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "dim": [Interval(Integral, 1, 1024)],
         "n_noise": [Interval(Integral, 1, 1000)],
