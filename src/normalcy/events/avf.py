@@ -51,6 +51,8 @@ class AVF(EventDetector):
         Quantile bins per numeric field (see ``normalcy.events.encoding``).
     max_categories : int
         Most frequent values kept per field; rarer ones share the "unseen" code.
+    seed : int
+        Accepted for the common interface; AVF is deterministic (counting draws nothing).
 
     References
     ----------
@@ -63,12 +65,16 @@ class AVF(EventDetector):
         "alpha": [Interval(Real, 0, 1e6, closed="right")],
         "n_bins": N_BINS,
         "max_categories": MAX_CATS,
+        "seed": [Interval(Integral, 0, 2**32 - 1)],
     }
 
-    def __init__(self, alpha: float = 1.0, n_bins: int = 10, max_categories: int = 10_000):
+    def __init__(
+        self, alpha: float = 1.0, n_bins: int = 10, max_categories: int = 10_000, seed: int = 0
+    ):
         self.alpha = alpha
         self.n_bins = n_bins
         self.max_categories = max_categories
+        self.seed = seed
 
     def _fit(self, codes: np.ndarray) -> None:
         enc = self.encoder_
