@@ -211,6 +211,13 @@ def _nodes() -> tuple[Any, Any]:
     return graph, graph
 
 
+def _events() -> tuple[Any, Any]:
+    from normalcy.events.synthetic import make_events
+
+    data = make_events(n_train=120, n_test=20, n_anomalies=2, seed=4)
+    return data.train, data.test
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
@@ -218,6 +225,7 @@ DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "logs": _logs,
     "graph": _graphs,
     "nodes": _nodes,
+    "events": _events,
 }
 
 
@@ -361,6 +369,76 @@ def tabular_variants(X: np.ndarray) -> dict[str, Callable[[], Any]]:
             X, columns=pd.MultiIndex.from_tuples([("a", str(i)) for i in range(d)])
         ),
         "pd.Series": lambda: pd.Series(X[:, 0]),
+    }
+
+
+def events_variants(F: Any) -> dict[str, Callable[[], Any]]:
+    """Hostile categorical events (``F``: the standard event DataFrame)."""
+    import pandas as pd
+
+    n = len(F)
+
+    def cell(column: str, value: Any) -> Any:
+        out = F.astype({column: object}).copy()
+        out.at[out.index[1], column] = value
+        return out
+
+    def column(column: str, values: Any) -> Any:
+        out = F.copy()
+        out[column] = values
+        return out
+
+    return {
+        "NaN cell": lambda: cell("user", np.nan),
+        "None cell": lambda: cell("user", None),
+        "pd.NA cell": lambda: cell("user", pd.NA),
+        "NaN numeric": lambda: column("bytes", np.nan),
+        "inf numeric": lambda: cell("bytes", np.inf),
+        "1e308 numeric": lambda: column("bytes", 1e308),
+        "unseen categories": lambda: column("user", [f"new{i}" for i in range(n)]),
+        "huge string": lambda: cell("host", "x" * 1_000_000),
+        "huge strings everywhere": lambda: column(
+            "host", ["y" * 100_000 + str(i) for i in range(n)]
+        ),
+        "non-UTF-8 bytes": lambda: cell("action", b"\xff\xfe\x00"),
+        "lone surrogate": lambda: cell("action", "\ud800"),
+        "list cell": lambda: cell("user", [1, 2]),
+        "dict cell": lambda: cell("user", {"a": 1}),
+        "set cell": lambda: cell("user", {1}),
+        "array cell": lambda: cell("user", np.zeros(3)),
+        "object cell": lambda: cell("user", object()),
+        "nested DataFrame cell": lambda: cell("user", pd.DataFrame({"a": [1]})),
+        "int cell in text column": lambda: cell("user", 7),
+        "bool column": lambda: column("port", [True, False] * (n // 2) + [True] * (n % 2)),
+        "category column": lambda: column("user", pd.Categorical(F["user"])),
+        "strings in numeric column": lambda: column("bytes", ["lots"] * n),
+        "datetime column": lambda: column("bytes", pd.date_range("2024", periods=n)),
+        "timedelta column": lambda: column("bytes", pd.to_timedelta(np.arange(n), "s")),
+        "complex column": lambda: column("bytes", np.ones(n, dtype=complex)),
+        "Int64 with NA": lambda: column("bytes", pd.array([1] * (n - 1) + [None], dtype="Int64")),
+        "uint64 max": lambda: column("bytes", np.full(n, np.iinfo(np.uint64).max, np.uint64)),
+        "missing column": lambda: F.drop(columns=["host"]),
+        "extra column": lambda: column("extra", 1),
+        "duplicate column names": lambda: F.set_axis(["a", "a", "b", "c", "d"], axis=1),
+        "int column names": lambda: F.set_axis(list(range(F.shape[1])), axis=1),
+        "reordered columns": lambda: F[list(F.columns)[::-1]],
+        "5000 columns": lambda: pd.DataFrame(np.zeros((n, 5000)).astype(str)),
+        "empty (0 rows)": lambda: F.iloc[:0],
+        "empty (0 columns)": lambda: F.iloc[:, :0],
+        "1 row": lambda: F.iloc[:1],
+        "list of dicts": lambda: F.to_dict(orient="records"),
+        "list of dicts, one key missing": lambda: [
+            {k: v for k, v in r.items() if not (i == 1 and k == "host")}
+            for i, r in enumerate(F.to_dict(orient="records"))
+        ],
+        "list of lists": lambda: F.to_numpy().tolist(),
+        "dict of columns": lambda: F.to_dict(orient="list"),
+        "ragged dict of columns": lambda: {"user": ["a", "b"], "host": ["c"]},
+        "numpy array": lambda: F.to_numpy(),
+        "pd.Series": lambda: F["user"],
+        "None": lambda: None,
+        "string": lambda: "not events",
+        "generator": lambda: (r for r in F.to_dict(orient="records")),
     }
 
 
@@ -634,6 +712,8 @@ def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
         return series_variants(ctx.train)
     if ctx.modality == "image":
         return {**image_variants(ctx.train), **image_file_variants(ctx)}
+    if ctx.modality == "events":
+        return events_variants(ctx.train)
     return {}
 
 
