@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import normalcy as nc
+from conftest import shared_dataset
 from normalcy.events.car import CollaborativeAlertRanker, precision_at
 
 PATTERN = [("t1", "nmap", "22"), ("t4", "ssh", "22"), ("t7", "sudo", "0"), ("t9", "scp", "443")]
@@ -150,3 +151,15 @@ def test_score_before_fit_and_missing_columns():
     car = ranker(**CollaborativeAlertRanker.quick_params).fit(synthetic_alerts(n_seq=6))
     with pytest.raises(nc.InputError, match="lack"):
         car.score(synthetic_alerts(n_seq=2).drop(columns=["process"]))
+
+
+def test_bench_suite_writes_both_precisions(tmp_path):
+    root = shared_dataset("events/nsl_kdd")
+    from normalcy.bench import car_suite
+
+    csv = car_suite.run(root=root, out_dir=tmp_path, detectors=["auto"], limit=1500, quick=True)
+    frame = pd.read_csv(csv)
+    assert set(frame["ranking"]) == {"detector", "car", "car+score"}
+    assert set(frame["protocol"]) == {"window", "service"}
+    assert frame["p@100"].between(0, 1).all()
+    assert "p@100" in (tmp_path / "car_nsl_kdd.md").read_text()
