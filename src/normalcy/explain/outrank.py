@@ -296,25 +296,33 @@ def rank_columns(
     return _ranking_frame(names, codes, mi.sum(axis=1) / denom, bg.sum(axis=1) / denom)
 
 
-def _top_values(frame: pd.DataFrame, names: list[str], flags: np.ndarray) -> tuple[list, list]:
-    """Per column: the value with the highest share of flagged rows (seen at least twice
-    among them), and its lift (that share over the overall flagged share)."""
+def _top_values(
+    frame: pd.DataFrame, names: list[str], flags: np.ndarray
+) -> tuple[list, list, list]:
+    """Per column: the value that explains most of the flagged rows, i.e. with the largest
+    term ``hits / n_flagged * log(lift)`` of the flags' KL divergence from the column's
+    distribution; its lift (share of flagged rows among its rows over the overall share)
+    and its number of flagged rows."""
     base = flags.mean()
-    values, lifts = [], []
+    n_flag = max(int(flags.sum()), 1)
+    values, lifts, support = [], [], []
     for name in names:
         col = frame[name].astype(object).to_numpy()
         codes, uniques = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=False)
         total = np.bincount(codes, minlength=len(uniques))
         hits = np.bincount(codes, weights=flags.astype(float), minlength=len(uniques))
-        share = np.where(hits >= 2, hits / np.maximum(total, 1), -1.0)
-        best = int(np.argmax(share))
-        if share[best] < 0 or base == 0:
+        lift = hits / np.maximum(total, 1) / base if base > 0 else np.zeros(len(uniques))
+        gain = np.where(lift > 1, hits / n_flag * np.log(np.where(lift > 0, lift, 1.0)), -1.0)
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
             values.append(None)
             lifts.append(0.0)
+            support.append(0)
         else:
             values.append(uniques[best])
-            lifts.append(float(share[best] / base))
-    return values, lifts
+            lifts.append(float(lift[best]))
+            support.append(int(hits[best]))
+    return values, lifts, support
 
 
 def explain_anomalies(
@@ -333,9 +341,10 @@ def explain_anomalies(
     ``anomalies`` is a detector's output for the rows of ``X``: boolean flags, a
     ``Scores`` (its calibrated ``labels`` when set, else its scores), or raw scores. Raw
     scores are turned into flags by ``contamination`` (the top share of rows) when given,
-    otherwise cut into ``n_bins`` quantile bins. With flags, two columns are added:
-    ``top_value`` (the value with the highest share of flagged rows) and ``lift`` (that
-    share over the overall flagged share).
+    otherwise cut into ``n_bins`` quantile bins. With flags, three columns are added:
+    ``top_value`` (the value that accounts for most of the flags' divergence from the
+    column's distribution: many flagged rows and a high share of flags), ``lift`` (its share
+    of flagged rows over the overall share) and ``flagged_with_value`` (its flagged rows).
     """
     frame = _as_frame(X)
     target = getattr(anomalies, "labels", None)
@@ -359,9 +368,10 @@ def explain_anomalies(
         seed=seed,
     )
     if arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and set(np.unique(arr)) <= {0, 1}):
-        values, lifts = _top_values(frame, list(ranking["feature"]), arr.astype(bool))
+        values, lifts, support = _top_values(frame, list(ranking["feature"]), arr.astype(bool))
         ranking["top_value"] = values
         ranking["lift"] = lifts
+        ranking["flagged_with_value"] = support
     return ranking
 
 
