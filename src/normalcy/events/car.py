@@ -25,8 +25,8 @@ combinations). False positives are isolated and their content is random.
    the content graph ``C`` (each alert's ``n_neighbors`` most similar alerts by embedding)
    and the temporal graph ``T`` (alerts within ``depth`` steps of each other in a sequence,
    weighted by the dependency the tree found between them), and ``y`` is the alert prior:
-   the robust z-scores of the temporal and content evidence (plus the detector's own
-   score when ``score_column`` is given). ``f = (1 - restart) S f + restart y`` is iterated
+   the rank-based normal scores of the temporal and content evidence (plus the
+   detector's own score when ``score_column`` is given), one bounded scale for all. ``f = (1 - restart) S f + restart y`` is iterated
    to its fixed point. Both models and the ranking are optimised jointly by alternation:
    each of the ``rounds`` refits the tree and the embeddings with every alert weighted by
    its current rank (a belief that it is a true positive), so false positives stop
@@ -73,22 +73,20 @@ from .car_content import ContentEmbedding
 from .car_encoding import AlertEncoder, as_alert_frame, sequences
 from .car_tree import ContextTree
 
-IQR_TO_SD = 1.349
 MAX_ITER = 200
 
 
-def robust_z(x: np.ndarray) -> np.ndarray:
-    """``(x - median) / (IQR / 1.349)`` (std, then 1, when the IQR is 0)."""
-    med = np.median(x)
-    q75, q25 = np.percentile(x, [75, 25])
-    scale = (q75 - q25) / IQR_TO_SD
-    if scale <= 0:
-        scale = x.std() if x.std() > 0 else 1.0
-    return (x - med) / scale
+def normal_scores(x: np.ndarray) -> np.ndarray:
+    """Rank-based normal scores, ``Phi^-1((rank - 1/2) / n)`` (ties share their mean rank).
 
+    Every piece of evidence (temporal, content, the detector's score) is put on this one
+    bounded scale before they are added: robust z-scores let a heavy-tailed score (a
+    detector's, typically) outweigh the others by orders of magnitude.
+    """
+    from scipy.stats import norm
 
-def _optional_name(v: Any) -> bool:
-    return v is None or isinstance(v, str)
+    n = len(x)
+    return norm.ppf((rankdata(x) - 0.5) / n) if n else np.zeros(0)
 
 
 class CollaborativeAlertRanker:
@@ -269,10 +267,12 @@ class CollaborativeAlertRanker:
         seqs = sequences(frame, self.sequence_column, self.order_column)
         temporal, T = self._temporal(types, seqs)
         content = self.content_.score(ids)
-        prior = self.temporal_weight * robust_z(temporal) + self.content_weight * robust_z(content)
+        prior = self.temporal_weight * normal_scores(
+            temporal
+        ) + self.content_weight * normal_scores(content)
         if self.score_column is not None:
             det = pd.to_numeric(frame[self.score_column]).to_numpy(np.float64)
-            prior = prior + self.score_weight * robust_z(det)
+            prior = prior + self.score_weight * normal_scores(det)
         C = self._content_graph(self.content_.vectors(ids))
         A = self.content_weight * C + self.temporal_weight * T
         A = (A + A.T).tocsr()
