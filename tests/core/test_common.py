@@ -81,7 +81,14 @@ def _images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return train, test, np.concatenate([train, train])
 
 
-DATA = {"tabular": _tabular, "series": _series, "image": _images}
+def _events() -> tuple[Any, Any, Any]:
+    from normalcy.events.synthetic import make_events
+
+    data = make_events(n_train=300, n_test=40, n_anomalies=3, seed=3)
+    return data.train.iloc[:200], data.test, data.train.iloc[200:]
+
+
+DATA = {"tabular": _tabular, "series": _series, "image": _images, "events": _events}
 
 
 def data(info) -> tuple[Any, Any, Any]:
@@ -346,6 +353,17 @@ def test_save_load_gives_identical_scores(info, tmp_path):
 # bad and awkward input
 # ---------------------------------------------------------------------------------------
 def _bad_inputs(info, train) -> dict[str, Any]:
+    if info.modality == "events":
+        nested = train.copy()
+        nested["user"] = nested["user"].astype(object)
+        nested.at[nested.index[1], "user"] = ["a", "b"]
+        return {
+            "empty": train.iloc[:0],
+            "no columns": train.iloc[:, :0],
+            "array": train.to_numpy(),
+            "list of ints": [1, 2, 3],
+            "nested cell": nested,
+        }
     if info.modality == "tabular":
         nan = train.copy()
         nan[3, 1] = np.nan
@@ -387,6 +405,8 @@ def _bad_inputs(info, train) -> dict[str, Any]:
 
 def _mismatched(info, test) -> Any:
     """Input whose width differs from the fit data (features, channels)."""
+    if info.modality == "events":
+        return test.drop(columns=test.columns[0])
     if info.modality == "tabular":
         return np.hstack([test, test[:, :1]])
     if info.modality == "series":
@@ -419,6 +439,14 @@ def test_bad_input_to_score_is_an_input_error(info):
 
 def _awkward(info, train) -> dict[str, Any]:
     rng = np.random.default_rng(5)
+    if info.modality == "events":
+        missing = train.copy()
+        missing["host"] = None
+        return {
+            "constant": train.iloc[[0] * len(train)].reset_index(drop=True),
+            "all missing column": missing,
+            "huge numbers": train.assign(bytes=train["bytes"] * 1e300),
+        }
     if info.modality == "tabular":
         return {
             "constant": np.ones_like(train),

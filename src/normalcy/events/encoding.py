@@ -10,8 +10,9 @@ Each column is an entity *type*; each value an entity. Codes per column:
 Numeric bins: the edges are the distinct inner ``n_bins``-quantiles of the fit values. An
 edge holding at least ``1 / (2 n_bins)`` of the values (a point mass: the 0 of a count
 that is mostly 0) gets a bin of its own, so ``0`` and ``5`` never share a bin because most
-values are ``0``; the other bins are half-open intervals ``[e_i, e_{i+1})``. The outermost
-bins are open, so infinities and out-of-range values fall into them.
+values are ``0``; the other bins are half-open intervals ``[e_i, e_{i+1})``. Two more bins hold the values below the
+fit minimum and above the fit maximum (infinities included): no training event falls
+into them, so a value outside the range seen in ``fit`` is as new as an unseen category.
 
 ``EventEncoder.to_json()`` is what a model file stores as the input spec;
 ``EventEncoder.from_json`` verifies every value (types, lengths, limits, sorted finite
@@ -54,6 +55,7 @@ class EventEncoder:
     vocabularies: list[list[str] | None]
     edges: list[list[float] | None]
     points: list[list[bool] | None]
+    ranges: list[list[float] | None]
     _lookup: list[dict[str, int] | None] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,7 +71,7 @@ class EventEncoder:
     ) -> EventEncoder:
         """Learn columns, kinds, vocabularies and bin edges from the events ``X``."""
         frame = as_event_frame(X, min_rows=min_rows)
-        columns, kinds, vocabs, edges, points = [], [], [], [], []
+        columns, kinds, vocabs, edges, points, ranges = [], [], [], [], [], []
         for col in frame.columns:
             kind = column_kind(frame[col], col)
             columns.append(col)
@@ -79,12 +81,16 @@ class EventEncoder:
                 vocabs.append(_vocabulary(keys, max_categories))
                 edges.append(None)
                 points.append(None)
+                ranges.append(None)
             else:
                 vocabs.append(None)
-                e, p = _bin_edges(numeric_values(frame[col], col), n_bins)
+                values = numeric_values(frame[col], col)
+                e, p = _bin_edges(values, n_bins)
                 edges.append(e)
                 points.append(p)
-        enc = cls(columns, kinds, vocabs, edges, points)
+                finite = values[np.isfinite(values)]
+                ranges.append([float(finite.min()), float(finite.max())] if finite.size else None)
+        enc = cls(columns, kinds, vocabs, edges, points, ranges)
         if enc.n_entities > MAX_ENTITIES:
             raise InputError(
                 f"the events hold {enc.n_entities} distinct values over all columns; at most "
@@ -102,7 +108,7 @@ class EventEncoder:
         """Codes per column (unseen + missing + categories or bins)."""
         return np.array(
             [
-                OFFSET + (len(v) if v is not None else _n_bins(e, p))
+                OFFSET + (len(v) if v is not None else _n_bins(e, p) + 2)
                 for v, e, p in zip(self.vocabularies, self.edges, self.points, strict=True)
             ],
             dtype=np.int64,
@@ -143,7 +149,11 @@ class EventEncoder:
         exact = np.zeros(len(values), dtype=bool)
         inside = below < len(edges)
         exact[inside] = edges[below[inside]] == values[inside]
-        out = OFFSET + slot_to_bin[2 * below + exact]
+        out = OFFSET + 1 + slot_to_bin[2 * below + exact]
+        if self.ranges[j] is not None:
+            low, high = self.ranges[j]
+            out[values < low] = OFFSET
+            out[values > high] = OFFSET + 1 + _n_bins(self.edges[j], self.points[j])
         out[np.isnan(values)] = MISSING
         return out
 
@@ -173,13 +183,21 @@ class EventEncoder:
         if vocab is not None:
             return vocab[code - OFFSET]
         edges = self.edges[j] or []
-        slots = np.flatnonzero(_slot_map(self.points[j] or []) == code - OFFSET)
+        inner = _n_bins(edges, self.points[j])
+        low_high = self.ranges[j] or [float("nan")] * 2
+        if code == OFFSET:
+            return f"< {low_high[0]:.4g} (below the fit range)"
+        if code == OFFSET + 1 + inner:
+            return f"> {low_high[1]:.4g} (above the fit range)"
+        slots = np.flatnonzero(_slot_map(self.points[j] or []) == code - OFFSET - 1)
         first, last = int(slots.min()), int(slots.max())
         if first % 2 == 1 and first == last:
             return f"= {edges[first // 2]:.4g}"
-        low = "-inf" if first == 0 else f"{edges[(first - 1) // 2]:.4g}"
-        high = "inf" if last >= 2 * len(edges) else f"{edges[last // 2]:.4g}"
-        return ("[" if first % 2 == 1 else "(") + f"{low}, {high})"
+        low = f"{low_high[0]:.4g}" if first == 0 else f"{edges[(first - 1) // 2]:.4g}"
+        high = f"{low_high[1]:.4g}" if last >= 2 * len(edges) else f"{edges[last // 2]:.4g}"
+        if last >= 2 * len(edges):
+            return ("[" if first % 2 == 1 or first == 0 else "(") + f"{low}, {high}]"
+        return ("[" if first % 2 == 1 or first == 0 else "(") + f"{low}, {high})"
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -189,6 +207,7 @@ class EventEncoder:
             "vocabularies": [None if v is None else list(v) for v in self.vocabularies],
             "edges": [None if e is None else [float(x) for x in e] for e in self.edges],
             "points": [None if p is None else [bool(x) for x in p] for p in self.points],
+            "ranges": [None if r is None else [float(x) for x in r] for r in self.ranges],
         }
 
     @classmethod
@@ -198,6 +217,7 @@ class EventEncoder:
             raise ModelFileError("input_spec must be a JSON object")
         cols, kinds = spec.get("columns"), spec.get("kinds")
         vocabs, edges, points = spec.get("vocabularies"), spec.get("edges"), spec.get("points")
+        ranges = spec.get("ranges")
         if not isinstance(cols, list) or not 1 <= len(cols) <= MAX_COLUMNS:
             raise ModelFileError(f"input_spec['columns'] must be a list of 1..{MAX_COLUMNS} names")
         m = len(cols)
@@ -208,14 +228,19 @@ class EventEncoder:
             ("vocabularies", vocabs),
             ("edges", edges),
             ("points", points),
+            ("ranges", ranges),
         ):
             if not isinstance(value, list) or len(value) != m:
                 raise ModelFileError(f"input_spec[{key!r}] must be a list of {m} entries")
         total = 0
         for j in range(m):
-            kind, vocab, edge, point = kinds[j], vocabs[j], edges[j], points[j]
+            kind, vocab, edge, point, span = kinds[j], vocabs[j], edges[j], points[j], ranges[j]
             if kind == "categorical":
-                if edge is not None or point is not None or not isinstance(vocab, list):
+                if edge is not None or point is not None or span is not None:
+                    raise ModelFileError(
+                        f"input_spec: categorical column {j} has numeric bins or a range"
+                    )
+                if not isinstance(vocab, list):
                     raise ModelFileError(
                         f"input_spec: categorical column {j} needs a vocabulary and no edges"
                     )
@@ -250,7 +275,15 @@ class EventEncoder:
                     raise ModelFileError(
                         f"input_spec: points {j} must be {len(edge)} booleans (one per edge)"
                     )
-                total += OFFSET + _n_bins(edge, point)
+                if span is not None and not (
+                    isinstance(span, list)
+                    and len(span) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in span)
+                    and np.isfinite(span).all()
+                    and span[0] <= span[1]
+                ):
+                    raise ModelFileError(f"input_spec: range {j} must be null or [low, high]")
+                total += OFFSET + _n_bins(edge, point) + 2
             else:
                 raise ModelFileError(f"input_spec: kind {j} must be one of {KINDS}, got {kind!r}")
         if total > MAX_ENTITIES:
@@ -261,6 +294,7 @@ class EventEncoder:
             [None if v is None else list(v) for v in vocabs],
             [None if e is None else [float(x) for x in e] for e in edges],
             [None if p is None else list(p) for p in points],
+            [None if r is None else [float(x) for x in r] for r in ranges],
         )
 
 
