@@ -59,12 +59,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
-from scipy import sparse
-from scipy.stats import rankdata
 
 from ..core.constraints import Integral, Interval, ListOf, Real, validate_params
 from ..core.errors import InputError, ModelFileError, NotFittedError
@@ -72,6 +69,10 @@ from ..core.state_spec import ArraySpec, StateSpec, verify_state
 from .car_content import ContentEmbedding
 from .car_encoding import AlertEncoder, as_alert_frame, sequences
 from .car_tree import ContextTree
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import sparse
 
 MAX_ITER = 200
 
@@ -83,7 +84,7 @@ def normal_scores(x: np.ndarray) -> np.ndarray:
     bounded scale before they are added: robust z-scores let a heavy-tailed score (a
     detector's, typically) outweigh the others by orders of magnitude.
     """
-    from scipy.stats import norm
+    from scipy.stats import norm, rankdata
 
     n = len(x)
     return norm.ppf((rankdata(x) - 0.5) / n) if n else np.zeros(0)
@@ -213,6 +214,8 @@ class CollaborativeAlertRanker:
         return [c for c in cols if c is not None] + list(self.ignore_columns)
 
     def _frame(self, alerts: Any) -> pd.DataFrame:
+        import pandas as pd
+
         frame = as_alert_frame(alerts)
         missing = [c for c in self._id_columns() if c not in frame.columns]
         if missing:
@@ -233,6 +236,8 @@ class CollaborativeAlertRanker:
     # -- the models -----------------------------------------------------------------------
     def _temporal(self, types: np.ndarray, seqs: list[np.ndarray]):
         """Per alert: temporal evidence; temporal graph edges (i, j, weight)."""
+        from scipy import sparse
+
         evidence = np.zeros(len(types))
         rows, cols, vals = [], [], []
         for idx in seqs:
@@ -249,6 +254,8 @@ class CollaborativeAlertRanker:
         return evidence, T
 
     def _content_graph(self, vectors: np.ndarray) -> sparse.csr_matrix:
+        from scipy import sparse
+
         n = len(vectors)
         k = min(int(self.n_neighbors), n - 1)
         if k <= 0:
@@ -262,6 +269,9 @@ class CollaborativeAlertRanker:
         return sparse.csr_matrix((sim.ravel(), (rows, ind[:, 1:].ravel())), shape=(n, n))
 
     def _rank(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        import pandas as pd
+        from scipy import sparse
+
         ids = self.encoder_.codes(frame)
         types = self.encoder_.type_codes(frame)
         seqs = sequences(frame, self.sequence_column, self.order_column)
@@ -301,6 +311,8 @@ class CollaborativeAlertRanker:
     # -- public API ---------------------------------------------------------------------
     def fit(self, alerts: Any, y: Any = None) -> CollaborativeAlertRanker:
         """Learn both models from ``alerts`` (unlabelled: true and false positives mixed)."""
+        from scipy.stats import rankdata
+
         self._validate_params()
         frame = self._frame(alerts)
         if len(frame) < 2:
@@ -338,6 +350,8 @@ class CollaborativeAlertRanker:
     def explain(self, alerts: Any) -> pd.DataFrame:
         """Per alert: the ranking score and its parts (temporal and content evidence,
         prior) and the alert type."""
+        import pandas as pd
+
         self._require_fitted()
         frame = self._frame(alerts)
         f, parts = self._rank(frame)
@@ -359,6 +373,8 @@ class CollaborativeAlertRanker:
     def patterns(self, top: int = 20, min_length: int = 2) -> pd.DataFrame:
         """The alert patterns (type sequences, oldest first) ranked by weighted count times
         dependency gain; ``weight`` counts occurrences weighted by true-positive belief."""
+        import pandas as pd
+
         self._require_fitted()
         labels = self.encoder_.types
         rows = [

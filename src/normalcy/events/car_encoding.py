@@ -17,12 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..core.errors import InputError, ModelFileError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UNSEEN, MISSING, OFFSET = 0, 1, 2
 MAX_COLUMNS = 1024
@@ -32,6 +34,8 @@ TYPE_SEP = " | "
 
 def as_alert_frame(X: Any, name: str = "alerts") -> pd.DataFrame:
     """A pandas frame with distinct string column names and at least one row."""
+    import pandas as pd
+
     if isinstance(X, pd.DataFrame):
         frame = X
     elif type(X).__module__.startswith(("polars", "pyarrow")) and hasattr(X, "to_pandas"):
@@ -61,11 +65,15 @@ def as_alert_frame(X: Any, name: str = "alerts") -> pd.DataFrame:
 
 
 def _is_numeric(col: pd.Series) -> bool:
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
 
 
 def _keys(col: pd.Series, what: str) -> np.ndarray:
     """Categorical cells as strings (``None`` for missing); non-scalars are refused."""
+    import pandas as pd
+
     out = np.empty(len(col), dtype=object)
     for i, v in enumerate(col.to_numpy(dtype=object)):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
@@ -98,6 +106,8 @@ class AlertEncoder:
         max_categories: int,
         n_bins: int,
     ) -> AlertEncoder:
+        import pandas as pd
+
         numeric, vocabs, edges = [], [], []
         for c in columns:
             col = frame[c]
@@ -141,6 +151,8 @@ class AlertEncoder:
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         """Global entity ids (rows x attribute columns)."""
+        import pandas as pd
+
         self.check_columns(frame)
         out = np.empty((len(frame), len(self.columns)), dtype=np.int64)
         offsets = self.offsets
@@ -163,6 +175,8 @@ class AlertEncoder:
         return out
 
     def type_labels(self, frame: pd.DataFrame) -> np.ndarray:
+        import pandas as pd
+
         parts = [
             pd.Series(_keys(frame[c], f"column {c!r}"), dtype=object).fillna("<missing>")
             for c in self.type_columns
@@ -174,6 +188,7 @@ class AlertEncoder:
 
     def type_codes(self, frame: pd.DataFrame) -> np.ndarray:
         """Alert-type symbols ``0..n_types-1``; ``n_types`` for a type unseen in fit."""
+
         index = {k: i for i, k in enumerate(self.types)}
         return np.array([index.get(k, len(self.types)) for k in self.type_labels(frame)])
 
@@ -241,6 +256,8 @@ class AlertEncoder:
 
 def sequences(frame: pd.DataFrame, sequence_column: str | None, order_column: str | None):
     """Row indices of each alert sequence, in order (sequences in order of first appearance)."""
+    import pandas as pd
+
     n = len(frame)
     if order_column is not None:
         order = frame[order_column]
