@@ -84,10 +84,12 @@ _DEVICE = [
         "'cuda' or 'cuda:<index>'",
     ),
 ]
+# sizes bounded so that the largest layer (order * hidden -> width * hidden) stays
+# under 70M weights whatever the parameters (they are read from untrusted model files too)
 _SHARED = {
-    "hidden": [Interval(Integral, 2, 4096)],
-    "width": [Interval(Integral, 1, 64)],
-    "order": [Interval(Integral, 1, 32)],
+    "hidden": [Interval(Integral, 2, 512)],
+    "width": [Interval(Integral, 1, 16)],
+    "order": [Interval(Integral, 1, 16)],
     "epochs": [Interval(Integral, 1, 100_000)],
     "batch_size": [Interval(Integral, 2, 1_000_000)],
     "lr": [Interval(Real, 0, 10, closed="right")],
