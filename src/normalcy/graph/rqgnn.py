@@ -23,14 +23,19 @@ spectral GNN (RQ-pooling); see ``rqgnn_model`` for the network.
   Distillation rather than a Deep-SVDD compactness objective: it cannot collapse (the
   teacher's targets are fixed and vary between graphs), needs no bias-free network, and
   gives a per-node error for localisation. Batch normalisation and dropout are off (they
-  would make the targets depend on the batch). Errors are measured in units of the
-  teacher's spread on the training graphs, per dimension.
+  would make the targets depend on the batch) and RQ-pooling is a mean (``sum_v s_v h_v /
+  n``; the sum's scale grows with the square of the graph's size, which made the targets
+  heavy-tailed). Errors are measured in units of the teacher's spread on the training
+  graphs, per dimension; the graph-level and mean node-level errors are then z-scored
+  with their mean and spread on a seeded tenth of the normal graphs held out of the
+  student's training (on the training graphs the graph-level error looks small, on new
+  normal graphs it varies far more than the node-level one) and added.
 
 Scores and localisation: ``rqgnn`` scores a graph by its margin and each node by its exact
-share of the margin (``s_v * u . h_v``, the pooled part); ``rqgnn_oneclass`` scores a
-graph by its graph-level error plus the mean node-level error and each node by its share
-of the latter (its error divided by the graph's size). ``Scores.maps`` holds the node
-scores (see ``graph.base``).
+share of the margin (``s_v * u . h_v``, the pooled part; signed); ``rqgnn_oneclass``
+scores a graph by the sum of the two z-scored errors and each node by its share of the
+node-level one (its error divided by the graph's size and the term's spread).
+``Scores.maps`` holds the node scores (see ``graph.base``).
 
 Departures from the reference code: a fixed number of epochs instead of early stopping on a
 labelled validation split; ``hidden`` is also the width of the node MLP (the reference
