@@ -166,6 +166,12 @@ def test_a_labelled_file_refuses_arrays_of_the_other_mode(split, tmp_path):
     arrays = {**arrays, "node_scale": np.ones(8, np.float32)}
     with pytest.raises(ModelFileError):
         det._set_state(arrays, meta)
+    with pytest.warns(UserWarning):
+        det.fit(split.train[:10])  # the one-class objective: its state needs its scales
+    arrays, meta = det._get_state()
+    del arrays["error_scale"]
+    with pytest.raises(ModelFileError, match="error_scale"):
+        det._set_state(arrays, meta)
 
 
 def test_isolated_nodes_self_loops_and_disconnected_graphs(oneclass, labelled):

@@ -316,6 +316,9 @@ class _RQGNNBase(GraphDetector):
             stray = [k for k in arrays if not k.startswith("net.")]
         else:
             stray = [k for k in arrays if k.startswith("net.")]
+            lacking = {"graph_scale", "node_scale", "error_scale"} - set(arrays)
+            if lacking:
+                raise ModelFileError(f"a distillation RQGNN state lacks {sorted(lacking)}")
         if stray:
             raise ModelFileError(
                 f"a {mode} RQGNN state holds arrays of the other mode: {stray[:3]}"
