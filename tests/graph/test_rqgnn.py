@@ -203,3 +203,11 @@ def test_wrong_feature_width_is_an_input_error():
         det.score([])
     with pytest.raises(InputError):
         nc.create("rqgnn_oneclass").fit([(ring, rng.normal(size=(6, 3)))] * 1)
+
+
+def test_no_batch_of_one_graph_reaches_batch_normalisation(split):
+    # 3 graphs in batches of 2 would leave one alone: batch normalisation cannot train on it
+    X = [split.train[0], split.train[1], split.test[int(np.flatnonzero(split.labels)[0])]]
+    det = nc.create("rqgnn", hidden=8, epochs=2, batch_size=2).fit(X, [0, 0, 1])
+    assert det.mode_ == "classifier"
+    assert np.isfinite(det.score(split.test[:4]).scores).all()

@@ -121,15 +121,15 @@ class _RQGNNBase(GraphDetector):
 
     # -- batches --------------------------------------------------------------------------
     def _batches(self, n: int, generator: Any = None) -> list[np.ndarray]:
-        """Graph indices in batches of at most ``batch_size`` (none of a single graph when
-        there are two or more, so batch normalisation always sees a batch)."""
+        """Graph indices in near-equal batches of about ``batch_size`` graphs, never of a
+        single graph when there are two or more (batch normalisation needs two)."""
         import torch
 
         if generator is None:
             order = np.arange(n)
         else:
             order = torch.randperm(n, generator=generator).numpy()
-        return np.array_split(order, max(1, -(-n // self.batch_size)))
+        return np.array_split(order, max(1, min(-(-n // self.batch_size), n // 2)))
 
     def _tensors(self, data: EncodedGraphs, index: np.ndarray) -> tuple[Any, Any, Any, int]:
         import torch
@@ -153,8 +153,9 @@ class _RQGNNBase(GraphDetector):
 
     # -- one-class: random network distillation --------------------------------------------
     def _fit_distillation(self, data: EncodedGraphs) -> None:
-        # a seeded tenth of the graphs (at least 1, when 10 or more) is held out of the
-        # student's training to measure the typical errors on unseen normal graphs
+        # a seeded tenth of the graphs is held out of the student's training to measure
+        # the typical errors on unseen normal graphs (the training graphs stand in when
+        # that is fewer than two graphs)
         order = np.random.default_rng(self.seed).permutation(len(data))
         n_held = len(data) // 10
         held, train = np.sort(order[:n_held]), np.sort(order[n_held:])
