@@ -60,3 +60,20 @@ def test_feature_count_mismatch_raises_input_error(name):
     det = nc.create(name).fit(train)
     with pytest.raises(nc.InputError, match="features"):
         det.score(test[:, :4])
+
+
+def test_pca_on_one_hot_columns_keeps_scores_on_a_sane_scale():
+    """One-hot groups are linearly dependent: PyOD's PCA divides by the zero variance of
+    that direction, which used to push every score to ~1e16 (and NSL-KDD's to the float
+    limit, every row tied). The wrapper keeps only the components that carry variance."""
+    import normalcy as nc
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((400, 16))
+    X[np.arange(400), rng.integers(0, 5, 400)] = 1.0
+    X[:, 5:] = rng.normal(size=(400, 11))
+    test = X[:30].copy()
+    test[0, 7] = 9.0  # a far numeric value
+    scores = nc.create("pca").fit(X).score(test).scores
+    assert np.abs(scores).max() < 1e8
+    assert int(np.argmax(scores)) == 0

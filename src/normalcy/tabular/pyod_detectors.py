@@ -310,7 +310,25 @@ class PyODDetector(TabularDetector):
                         raise InputError(
                             f"{self.name} could not be fitted on data of shape {X.shape}: {exc}"
                         ) from None
-            self.model_ = model
+            self.model_ = self._drop_degenerate_components(model, Xs[:, self.keep_columns_])
+
+    def _drop_degenerate_components(self, model: Any, Xs: np.ndarray) -> Any:
+        """PCA weighs each component's distance by 1 / its explained-variance ratio, so a
+        direction of (numerically) zero variance, which linearly dependent columns such as
+        one-hot groups always have, blows every score up to ~1e16 and beyond. Refit with the
+        components that carry variance when ``n_components`` was left to PyOD."""
+        ratio = getattr(model, "explained_variance_ratio_", None)
+        if self.pyod_path != "pyod.models.pca:PCA" or ratio is None or self.n_components:
+            return model
+        ratio = np.asarray(ratio, dtype=float)
+        rank = int(np.count_nonzero(ratio > 1e-10 * max(float(ratio.max()), 1e-300)))
+        if rank == len(ratio) or rank < 1:
+            return model
+        refit = self._build(Xs.shape[0], n_components=rank)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            refit.fit(Xs)
+        return refit
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         # Deviation in the columns that were constant during fit is always anomalous.
