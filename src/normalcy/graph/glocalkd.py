@@ -42,7 +42,15 @@ from ..core.scores import Scores
 from ..core.state_spec import StateSpec
 from ..torch_helpers import load_module_arrays, module_arrays, torch_session
 from .base import GraphDetector, graph_scores
-from .gin import GRAPH_NN_CONSTRAINTS, MAX_WIDTH, SCORE_BATCH, batches, module_spec, resolve, tensors
+from .gin import (
+    GRAPH_NN_CONSTRAINTS,
+    MAX_WIDTH,
+    SCORE_BATCH,
+    batches,
+    module_spec,
+    resolve,
+    tensors,
+)
 from .input import EncodedGraphs
 
 CLIP = 0.1  # gradient-norm clipping of the reference code

@@ -38,7 +38,15 @@ from ..core.scores import Scores
 from ..core.state_spec import ArraySpec, StateSpec
 from ..torch_helpers import load_module_arrays, module_arrays, torch_session
 from .base import GraphDetector, graph_scores
-from .gin import GRAPH_NN_CONSTRAINTS, SCORE_BATCH, batches, mean_pool, module_spec, resolve, tensors
+from .gin import (
+    GRAPH_NN_CONSTRAINTS,
+    SCORE_BATCH,
+    batches,
+    mean_pool,
+    module_spec,
+    resolve,
+    tensors,
+)
 from .input import EncodedGraphs
 
 
