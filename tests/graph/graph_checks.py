@@ -82,4 +82,6 @@ def check_feature_widths(name: str, params: dict[str, Any]):
     with pytest.raises(InputError, match="node features"):
         det.score([(ei, rng.normal(size=(6, 2)))])
     with pytest.raises(InputError):
-        nc.create(name, **params).fit([(ei, rng.normal(size=(6, 3))), (ei, rng.normal(size=(6, 2)))])
+        nc.create(name, **params).fit(
+            [(ei, rng.normal(size=(6, 3))), (ei, rng.normal(size=(6, 2)))]
+        )

@@ -12,8 +12,8 @@ Architecture, after the authors' code (github.com/RongrongMa/GLocalKD): ``n_laye
 convolutions (``hidden`` units, the last ``out`` units), each output row L2-normalised,
 ReLU between layers, max pooling of the last layer for the graph embedding; dropout 0.1
 on the predictor's middle layers; Adam with gradient clipping at 0.1. Departures, for a
-CPU default: torch-geometric's ``GCNConv`` (symmetric normalisation with self-loops)
-instead of a dense ``(A + I)`` product, no batch norm (the reference builds a fresh,
+CPU default: torch-geometric's ``GCNConv`` without normalisation on the edges plus
+self-loops (the reference's ``(A + I) H W + b``, sparse instead of dense), no batch norm (the reference builds a fresh,
 untrained one on every call), pooling and errors over real nodes only (the reference pads
 every graph to the largest one and averages over the padding), and smaller widths and
 fewer epochs at a larger learning rate (512/256 units, 150 epochs at 1e-4 in the paper).
@@ -61,19 +61,20 @@ def _build(n_in: int, hidden: int, out: int, n_layers: int, dropout: float):
     import torch
     from torch import nn
     from torch_geometric.nn import GCNConv
-    from torch_geometric.utils import scatter
+    from torch_geometric.utils import add_self_loops, scatter
 
     class GCN(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             sizes = [n_in] + [hidden] * (n_layers - 1) + [out]
             self.convs = nn.ModuleList(
-                GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+                GCNConv(a, b, normalize=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
             )
             self.drop = nn.Dropout(dropout)
 
         def forward(self, x, edge_index, owner, n_graphs: int):
             h = x
+            edge_index, _ = add_self_loops(edge_index, num_nodes=x.shape[0])  # (A + I) h W
             last = len(self.convs) - 1
             for i, conv in enumerate(self.convs):
                 if 0 < i < last:
