@@ -77,7 +77,7 @@ def test_labelled_detectors_get_labels_and_one_class_detectors_do_not(monkeypatc
     def fake_class(name):
         return SimpleNamespace(info=SimpleNamespace(uses_labels=name == "labelled"))
 
-    def fake_make(name, quick, seed):
+    def fake_make(name, quick, seed, overrides=None):
         det = Fake()
         det.name = name
         return det

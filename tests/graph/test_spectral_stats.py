@@ -16,8 +16,8 @@ from normalcy.graph.spectral_stats import (
     feature_names,
     features,
     spectral_features,
-    wl_labels,
     width_of,
+    wl_labels,
 )
 
 
