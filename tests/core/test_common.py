@@ -374,6 +374,17 @@ def test_save_load_gives_identical_scores(info, tmp_path):
 # bad and awkward input
 # ---------------------------------------------------------------------------------------
 def _bad_inputs(info, train) -> dict[str, Any]:
+    if info.modality == "graph":
+        from normalcy.graph.graphs import Graph
+
+        ring = np.array([[0, 1, 2], [1, 2, 0]])
+        return {
+            "empty": [],
+            "one graph, not a list": train[0],
+            "strings": ["a", "b"],
+            "graph without nodes": [Graph(0, np.zeros((2, 0), np.int64))],
+            "NaN features": [(ring, np.full((3, 2), np.nan))],
+        }
     if info.modality == "tabular":
         nan = train.copy()
         nan[3, 1] = np.nan
@@ -415,6 +426,8 @@ def _bad_inputs(info, train) -> dict[str, Any]:
 
 def _mismatched(info, test) -> Any:
     """Input whose width differs from the fit data (features, channels)."""
+    if info.modality == "graph":  # node features where the fitted graphs had node labels
+        return [(np.array([[0, 1], [1, 0]]), np.ones((2, 3)))]
     if info.modality == "tabular":
         return np.hstack([test, test[:, :1]])
     if info.modality == "series":
@@ -447,6 +460,12 @@ def test_bad_input_to_score_is_an_input_error(info):
 
 def _awkward(info, train) -> dict[str, Any]:
     rng = np.random.default_rng(5)
+    if info.modality == "graph":
+        from normalcy.graph.graphs import Graph
+
+        bare = [Graph(g.n_nodes, np.zeros((2, 0), np.int64), None, g.node_labels) for g in train]
+        single = [Graph(1, np.zeros((2, 0), np.int64), None, np.zeros(1, np.int64))] * 20
+        return {"identical graphs": [train[0]] * len(train), "edgeless": bare, "one node": single}
     if info.modality == "tabular":
         return {
             "constant": np.ones_like(train),
