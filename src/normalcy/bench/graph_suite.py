@@ -257,7 +257,10 @@ def _node_rows(nodes: list[str], out_dir: Path, quick: bool) -> pd.DataFrame | N
     except ImportError:
         return None
     shared = Path(os.environ.get("NORMALCY_SHARED", Path("..") / "shared"))
-    rows = module.run_nodes(shared / "datasets" / "nodes", out_dir, nodes or None, quick)
+    try:
+        rows = module.run_nodes(shared / "datasets" / "nodes", out_dir, nodes or None, quick)
+    except (NormalcyError, OSError, ValueError, RuntimeError) as exc:  # keep the graph results
+        return pd.DataFrame([{"error": f"node-level run failed: {type(exc).__name__}: {exc}"}])
     return pd.DataFrame(rows) if rows else None
 
 
