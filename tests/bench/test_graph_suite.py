@@ -110,3 +110,21 @@ def test_quick_run_writes_tables_and_report(tmp_path):
     assert "ROC-AUC per data set" in md and "TOY" in md
     html = (out / "graph.html").read_text()
     assert "Most anomalous test graphs" in html and "data:image/png;base64" in html
+
+
+def test_node_level_rows_come_from_graph_nodes_when_it_exists(monkeypatch, tmp_path):
+    import sys
+
+    calls = []
+
+    def run_nodes(root, out_dir, detectors, quick):
+        calls.append((Path(root).name, detectors, quick))
+        return [{"dataset": "inj_cora", "detector": "dominant", "roc_auc": 0.9}]
+
+    fake = SimpleNamespace(run_nodes=run_nodes)
+    monkeypatch.setitem(sys.modules, "normalcy.bench.graph_nodes", fake)
+    rows = graph_suite._node_rows(["dominant"], tmp_path, True)
+    assert calls == [("nodes", ["dominant"], True)]
+    assert rows.loc[0, "roc_auc"] == 0.9
+    monkeypatch.setitem(sys.modules, "normalcy.bench.graph_nodes", None)  # absent module
+    assert graph_suite._node_rows([], tmp_path, False) is None
