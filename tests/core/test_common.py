@@ -398,6 +398,17 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "list of ints": [1, 2, 3],
             "nested cell": nested,
         }
+    if info.modality == "graph":
+        from normalcy.graph.graphs import Graph
+
+        ring = np.array([[0, 1, 2], [1, 2, 0]])
+        return {
+            "empty": [],
+            "one graph, not a list": train[0],
+            "strings": ["a", "b"],
+            "graph without nodes": [Graph(0, np.zeros((2, 0), np.int64))],
+            "NaN features": [(ring, np.full((3, 2), np.nan))],
+        }
     if info.modality == "tabular":
         nan = train.copy()
         nan[3, 1] = np.nan
@@ -433,16 +444,6 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "records without events": [{"id": 1}],
             "a number": 7,
         }
-    if info.modality == "graph":
-        g = train[0]
-        return {
-            "no graphs": [],
-            "a single graph": g,
-            "graph without nodes": [*train[:3], (np.zeros((2, 0), np.int64), None, 0)],
-            "edge to a missing node": [*train[:3], (np.array([[0], [99]]), np.ones((3, 1)))],
-            "NaN features": [*train[:3], (g.edge_index, np.full((g.n_nodes, 2), np.nan))],
-            "strings": ["a", "b"],
-        }
     if info.modality == "nodes":
         n = train.n_nodes
         return {
@@ -469,6 +470,8 @@ def _mismatched(info, test) -> Any:
     """Input whose width differs from the fit data (features, channels)."""
     if info.modality == "events":
         return test.drop(columns=test.columns[0])
+    if info.modality == "graph":  # node features where the fitted graphs had node labels
+        return [(np.array([[0, 1], [1, 0]]), np.ones((2, 3)))]
     if info.modality == "tabular":
         return np.hstack([test, test[:, :1]])
     if info.modality == "series":
@@ -511,6 +514,12 @@ def _awkward(info, train) -> dict[str, Any]:
             "all missing column": missing,
             "huge numbers": train.assign(bytes=train["bytes"] * 1e300),
         }
+    if info.modality == "graph":
+        from normalcy.graph.graphs import Graph
+
+        bare = [Graph(g.n_nodes, np.zeros((2, 0), np.int64), None, g.node_labels) for g in train]
+        single = [Graph(1, np.zeros((2, 0), np.int64), None, np.zeros(1, np.int64))] * 20
+        return {"identical graphs": [train[0]] * len(train), "edgeless": bare, "one node": single}
     if info.modality == "tabular":
         return {
             "constant": np.ones_like(train),
@@ -536,16 +545,6 @@ def _awkward(info, train) -> dict[str, Any]:
             "empty sessions too": [[], *[["1", "2", "3"]] * 5],
             "one event type": [["x"] * 8] * 6,
             "non-UTF-8 lines": [b"\xff" + x.encode() for x in lines],
-        }
-    if info.modality == "graph":
-        from normalcy.graph.graphs import Graph
-
-        edgeless = [Graph(g.n_nodes, np.zeros((2, 0), np.int64), g.x, g.node_labels) for g in train]
-        return {
-            "identical graphs": [train[0]] * len(train),
-            "edgeless graphs": edgeless,
-            "single-node graphs": [Graph(1, np.zeros((2, 0), np.int64), None, np.zeros(1, int))]
-            * 6,
         }
     if info.modality == "nodes":
         n = train.n_nodes
