@@ -28,9 +28,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
     import normalcy as nc
     from normalcy.datasets.logs import load_loghub, load_sessions
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
     root = os.environ.get("NORMALCY_SHARED", "../shared") + "/datasets"
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
