@@ -156,6 +156,10 @@ class GLAD(LogDetector):
         installed).
     top_relations:
         Relations named per session in ``Scores.extras``.
+    protect_known:
+        Never use a relation seen in fit as a negative (off: negatives are only checked not
+        to be edges of their own window graph, as in the paper, so rare relations of the
+        training data keep a higher score than frequent ones).
     device, verbose, seed:
         ``"auto"``/``"cpu"``/``"cuda"``; progress output; seeds weights, corruption and
         batch order.
@@ -179,6 +183,7 @@ class GLAD(LogDetector):
         "max_train_sessions": [Interval(Integral, 1, 10_000_000)],
         "text_features": [Options(str, {"auto", "minilm", "hashing"})],
         "top_relations": [Interval(Integral, 1, 100)],
+        "protect_known": [bool],
         "device": [str],
         "verbose": [bool],
         "seed": [Interval(Integral, 0, 2**32 - 1)],
@@ -202,6 +207,7 @@ class GLAD(LogDetector):
         max_train_sessions: int = 20_000,
         text_features: str = "auto",
         top_relations: int = 3,
+        protect_known: bool = False,
         device: str = "cpu",
         verbose: bool = False,
         seed: int = 0,
@@ -221,6 +227,7 @@ class GLAD(LogDetector):
         self.max_train_sessions = max_train_sessions
         self.text_features = text_features
         self.top_relations = top_relations
+        self.protect_known = protect_known
         self.device = device
         self.verbose = verbose
         self.seed = seed
@@ -385,7 +392,8 @@ class GLAD(LogDetector):
         edges, negative = b["edges"], b["negative"].copy()
         tokens = np.concatenate([c.tokens for c in chunks])
         pairs = tokens[edges[:, 0]] * n_nodes + tokens[edges[:, 1]]
-        negative &= ~np.isin(pairs, known_pairs)  # an altered edge that is normal is not a negative
+        if self.protect_known:  # an altered edge that is normal is not a negative
+            negative &= ~np.isin(pairs, known_pairs)
         pos = np.flatnonzero(~b["negative"])
         if len(pos) == 0:
             return None
@@ -403,10 +411,12 @@ class GLAD(LogDetector):
         src = np.where(swap_src, pick, edges[pos, 0])
         dst = np.where(swap_src, edges[pos, 1], pick)
         is_field = tokens >= self.field_offset_
-        kept = np.where(swap_src, edges[pos, 0], edges[pos, 1])
-        fresh = (is_field[pick] == is_field[kept]) & ~np.isin(
-            tokens[src] * n_nodes + tokens[dst], known_pairs
-        )
+        replaced = np.where(swap_src, edges[pos, 0], edges[pos, 1])
+        fresh = (is_field[pick] == is_field[replaced]) & (pick != replaced)
+        if self.protect_known:
+            fresh &= ~np.isin(tokens[src] * n_nodes + tokens[dst], known_pairs)
+        else:  # the paper: the replacement must not be adjacent in its window graph
+            fresh &= ~np.isin(src * len(tokens) + dst, edges[:, 0] * len(tokens) + edges[:, 1])
         if fresh.any():
             terms.append(softplus(-net.logits(h, t(src[fresh]), t(dst[fresh]))))
         # (b) the edges of corrupted events
@@ -417,10 +427,30 @@ class GLAD(LogDetector):
 
     # -- score ----------------------------------------------------------------------------------
     def _score(self, data: EncodedSessions) -> Scores:
-        sessions = self._encode_nodes(data)
+        encoded = self._encode_nodes(data)
+        # identical sessions (common in template-only logs) are scored once
+        first: dict[tuple, int] = {}
+        inverse = np.empty(len(encoded), dtype=np.int64)
+        for i, (nodes, fields) in enumerate(encoded):
+            key = (nodes.tobytes(), tuple(f.tobytes() for f in fields))
+            inverse[i] = first.setdefault(key, len(first))
+        order = np.zeros(len(first), dtype=np.int64)
+        for i in range(len(encoded) - 1, -1, -1):
+            order[inverse[i]] = i
+        unique = [encoded[i] for i in order]
+        scores, events, rel_text, rel_score, rel_event = self._score_sessions(unique)
+        out = session_scores(data, scores[inverse], [events[j] for j in inverse])
+        out.extras.update(
+            relations=rel_text[inverse].astype(str),
+            relation_scores=rel_score[inverse],
+            relation_events=rel_event[inverse],
+        )
+        return out
+
+    def _score_sessions(self, sessions):
         n = len(sessions)
-        scores = np.zeros(n, dtype=np.float64)
-        events = [np.zeros(len(nodes), dtype=np.float64) for nodes, _ in sessions]
+        scores = np.full(n, -np.inf)
+        events = [np.full(len(nodes), -np.inf) for nodes, _ in sessions]
         k = int(self.top_relations)
         rel_text = np.full((n, k), "", dtype=object)
         rel_score = np.zeros((n, k), dtype=np.float64)
@@ -435,18 +465,8 @@ class GLAD(LogDetector):
                 b = collate(batch, self.device_)
                 h = self.net_(b)
                 e = b["edges"]
-                s = (
-                    (
-                        self.net_.edge_scores(
-                            h, torch.from_numpy(e[:, 0]), torch.from_numpy(e[:, 1])
-                        )
-                        .double()
-                        .cpu()
-                        .numpy()
-                    )
-                    if len(e)
-                    else np.zeros(0)
-                )
+                src, dst = torch.from_numpy(e[:, 0]), torch.from_numpy(e[:, 1])
+                s = self.net_.logits(h, src, dst).double().cpu().numpy()
                 for c, off in zip(batch, b["edge_offsets"], strict=True):
                     es = s[off : off + len(c.edges)]
                     if not len(es):
@@ -469,11 +489,10 @@ class GLAD(LogDetector):
                 rel_text[i, r] = f"{self._node_name(src)} -> {self._node_name(dst)}"
                 rel_score[i, r] = sc
                 rel_event[i, r] = occ
-        out = session_scores(data, scores, events)
-        out.extras.update(
-            relations=rel_text.astype(str), relation_scores=rel_score, relation_events=rel_event
-        )
-        return out
+        scores[~np.isfinite(scores)] = 0.0
+        for ev in events:
+            ev[~np.isfinite(ev)] = 0.0
+        return scores, events, rel_text, rel_score, rel_event
 
     def _node_name(self, gid: int) -> str:
         if gid == START:

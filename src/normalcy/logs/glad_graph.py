@@ -9,8 +9,11 @@ relations between them; the sequence is what the temporal attention reads. Here 
 * every distinct event and every distinct field is one node (a *token*: the same event in
   two windows is two tokens, as in the paper's per-graph nodes),
 * an event links to each field of each of its occurrences (``event -> field``),
-* consecutive positions link the events in log order (``event -> next event``), so a
-  reordered or truncated session makes transitions never seen in training.
+* an event links to every later event of the window (``event -> later event``, the
+  "precedes" relation: interleaved workflows, such as three data nodes writing one block,
+  keep their usual relations whatever the interleaving, while a reordered session makes
+  relations never seen in training), and the START / END markers link to the first and
+  the last event (a truncated session ends on an unusual event).
 
 Windows are grouped into *chunks* of at most ``max_snapshots`` windows, the unit the
 temporal attention reads at once. Everything here is numpy; the model collates chunks into
@@ -113,8 +116,8 @@ class _Builder:
             self.seen[key] = len(self.edges)
             self.edges.append(key)
             self.neg.append(negative)
-        elif negative:
-            self.neg[self.seen[key]] = True
+        else:  # a relation is negative only when every occurrence making it was altered
+            self.neg[self.seen[key]] = self.neg[self.seen[key]] and negative
         return self.seen[key]
 
 
@@ -130,11 +133,16 @@ def _chunk(session, seq, occ, bad, fields, starts, window, n) -> Chunk:
                 for f in fields[o]:
                     e = g.edge(a, g.token(int(f)), bool(bad[p]))
                     g.links.append((o, e, ROLE_FIELD))
-            if p + 1 < stop:
-                e = g.edge(a, g.token(int(seq[p + 1])), bool(bad[p] or bad[p + 1]))
+            # "precedes" relations: to every later event of the window; the markers only
+            # to their neighbour (START -> first event, last event -> END)
+            last = stop if 0 <= o < n else min(stop, p + 2)
+            for q in range(p + 1, last):
+                nxt = int(occ[q])
+                if nxt >= n and q != p + 1:
+                    continue
+                e = g.edge(a, g.token(int(seq[q])), bool(bad[p] or bad[q]))
                 if 0 <= o < n:
                     g.links.append((o, e, ROLE_OUT))
-                nxt = int(occ[p + 1])
                 if 0 <= nxt < n:
                     g.links.append((nxt, e, ROLE_IN))
     return Chunk(
@@ -150,15 +158,21 @@ def _chunk(session, seq, occ, bad, fields, starts, window, n) -> Chunk:
 def occurrence_scores(n: int, links: np.ndarray, edge_scores: np.ndarray) -> np.ndarray:
     """Per-occurrence scores (n,) from the scores of the edges it makes.
 
-    An occurrence scores the larger of its worst field relation and the mean of its worst
-    incoming and worst outgoing transition, so a moved or unseen event (both transitions
-    odd) outranks its neighbours (one odd transition each).
+    An occurrence scores the larger of its worst field relation and the mean score of its
+    "precedes" relations (to earlier and later events), so a moved or unseen event (most
+    of its order relations odd) outranks its neighbours (one odd relation each).
     """
-    out = np.zeros(n, dtype=np.float64)
+    out = np.full(n, -np.inf)
     if n == 0 or len(links) == 0:
-        return out
-    best = np.zeros((3, n), dtype=np.float64)
-    for role in (ROLE_FIELD, ROLE_IN, ROLE_OUT):
-        rows = links[links[:, 2] == role]
-        np.maximum.at(best[role], rows[:, 0], edge_scores[rows[:, 1]])
-    return np.maximum(best[ROLE_FIELD], 0.5 * (best[ROLE_IN] + best[ROLE_OUT]))
+        return np.zeros(n)
+    fields = links[links[:, 2] == ROLE_FIELD]
+    np.maximum.at(out, fields[:, 0], edge_scores[fields[:, 1]])
+    order = links[links[:, 2] != ROLE_FIELD]
+    total = np.zeros(n)
+    count = np.zeros(n)
+    np.add.at(total, order[:, 0], edge_scores[order[:, 1]])
+    np.add.at(count, order[:, 0], 1.0)
+    has = count > 0
+    out[has] = np.maximum(out[has], total[has] / count[has])
+    out[~np.isfinite(out)] = 0.0
+    return out
