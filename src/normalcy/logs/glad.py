@@ -160,6 +160,10 @@ class GLAD(LogDetector):
         Never use a relation seen in fit as a negative (off: negatives are only checked not
         to be edges of their own window graph, as in the paper, so rare relations of the
         training data keep a higher score than frequent ones).
+    global_weight:
+        Weight of the session-level part of the score (the reference code's
+        "multi-granularity" objective, weight 0.5): the distance of the session's mean node
+        state from the training sessions'; 0 scores by the worst edge alone.
     device, verbose, seed:
         ``"auto"``/``"cpu"``/``"cuda"``; progress output; seeds weights, corruption and
         batch order.
@@ -184,6 +188,7 @@ class GLAD(LogDetector):
         "text_features": [Options(str, {"auto", "minilm", "hashing"})],
         "top_relations": [Interval(Integral, 1, 100)],
         "protect_known": [bool],
+        "global_weight": [Interval(Real, 0, 100)],
         "device": [str],
         "verbose": [bool],
         "seed": [Interval(Integral, 0, 2**32 - 1)],
@@ -208,6 +213,7 @@ class GLAD(LogDetector):
         text_features: str = "auto",
         top_relations: int = 3,
         protect_known: bool = False,
+        global_weight: float = 0.5,
         device: str = "cpu",
         verbose: bool = False,
         seed: int = 0,
@@ -228,6 +234,7 @@ class GLAD(LogDetector):
         self.text_features = text_features
         self.top_relations = top_relations
         self.protect_known = protect_known
+        self.global_weight = global_weight
         self.device = device
         self.verbose = verbose
         self.seed = seed
@@ -386,6 +393,19 @@ class GLAD(LogDetector):
                     print(f"glad epoch {epoch + 1}/{self.epochs}: loss {total / max(steps, 1):.4f}")
             net.eval()
         self.net_ = net
+        self._fit_session_stats(sessions)
+
+    def _fit_session_stats(self, sessions) -> None:
+        """Centre and spread of the training sessions' mean node states, and the median
+        and spread of both score parts over the training sessions."""
+        (edge, pooled, *_), inverse = self._score_unique(sessions)
+        edge, pooled = edge[inverse], pooled[inverse]
+        self.center_ = pooled.mean(axis=0)
+        self.spread_ = np.maximum(pooled.std(axis=0), 1e-6)
+        dist = (((pooled - self.center_) / self.spread_) ** 2).mean(axis=1)
+        self.calib_ = np.asarray(
+            [np.median(edge), _spread(edge), np.median(dist), _spread(dist)], dtype=np.float64
+        )
 
     def _loss(self, net, chunks, known_pairs, n_nodes, rng, torch):
         b = collate(chunks, self.device_)
@@ -427,8 +447,31 @@ class GLAD(LogDetector):
 
     # -- score ----------------------------------------------------------------------------------
     def _score(self, data: EncodedSessions) -> Scores:
-        encoded = self._encode_nodes(data)
-        # identical sessions (common in template-only logs) are scored once
+        parts, inverse = self._score_unique(self._encode_nodes(data))
+        edge, pooled, events, rel_text, rel_score, rel_event = parts
+        scores = self._combine(edge, pooled)
+        out = session_scores(data, scores[inverse], [events[j] for j in inverse])
+        out.extras.update(
+            relations=rel_text[inverse].astype(str),
+            relation_scores=rel_score[inverse],
+            relation_events=rel_event[inverse],
+        )
+        return out
+
+    def _combine(self, edge: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        """Session scores: the worst edge and, with ``global_weight``, the distance of the
+        session's mean node state from the training sessions' (both in units of their
+        spread over the training sessions)."""
+        med_e, scale_e, med_g, scale_g = (float(v) for v in self.calib_)
+        out = (edge - med_e) / scale_e
+        if self.global_weight > 0:
+            dist = (((pooled - self.center_) / self.spread_) ** 2).mean(axis=1)
+            out = out + self.global_weight * (dist - med_g) / scale_g
+        return out
+
+    def _score_unique(self, encoded):
+        """Score each distinct session once (common in template-only logs); returns the
+        per-unique results and the index of each session's result."""
         first: dict[tuple, int] = {}
         inverse = np.empty(len(encoded), dtype=np.int64)
         for i, (nodes, fields) in enumerate(encoded):
@@ -438,14 +481,7 @@ class GLAD(LogDetector):
         for i in range(len(encoded) - 1, -1, -1):
             order[inverse[i]] = i
         unique = [encoded[i] for i in order]
-        scores, events, rel_text, rel_score, rel_event = self._score_sessions(unique)
-        out = session_scores(data, scores[inverse], [events[j] for j in inverse])
-        out.extras.update(
-            relations=rel_text[inverse].astype(str),
-            relation_scores=rel_score[inverse],
-            relation_events=rel_event[inverse],
-        )
-        return out
+        return self._score_sessions(unique), inverse
 
     def _score_sessions(self, sessions):
         n = len(sessions)
@@ -456,6 +492,8 @@ class GLAD(LogDetector):
         rel_score = np.zeros((n, k), dtype=np.float64)
         rel_event = np.full((n, k), -1, dtype=np.int64)
         found: list[list[tuple[float, int, int, int, int]]] = [[] for _ in range(n)]
+        pooled = np.zeros((n, self.hidden))
+        counts = np.zeros(n)
         chunks = [
             c for i, (nodes, fields) in enumerate(sessions) for c in self._chunks(i, nodes, fields)
         ]
@@ -464,6 +502,9 @@ class GLAD(LogDetector):
                 batch = chunks[lo : lo + _SCORE_BATCH]
                 b = collate(batch, self.device_)
                 h = self.net_(b)
+                owner = np.repeat([c.session for c in batch], [len(c.tokens) for c in batch])
+                np.add.at(pooled, owner, h.double().cpu().numpy())
+                np.add.at(counts, owner, 1.0)
                 e = b["edges"]
                 src, dst = torch.from_numpy(e[:, 0]), torch.from_numpy(e[:, 1])
                 s = self.net_.logits(h, src, dst).double().cpu().numpy()
@@ -492,7 +533,8 @@ class GLAD(LogDetector):
         scores[~np.isfinite(scores)] = 0.0
         for ev in events:
             ev[~np.isfinite(ev)] = 0.0
-        return scores, events, rel_text, rel_score, rel_event
+        pooled /= np.maximum(counts, 1.0)[:, None]
+        return scores, pooled, events, rel_text, rel_score, rel_event
 
     def _node_name(self, gid: int) -> str:
         if gid == START:
@@ -509,7 +551,9 @@ class GLAD(LogDetector):
     # -- state ----------------------------------------------------------------------------------
     def _get_state(self):
         meta = {"field_labels": list(self.field_labels_), "text_kind": self.text_kind_}
-        return module_arrays(self.net_, "net."), meta
+        arrays = module_arrays(self.net_, "net.")
+        arrays.update(center=self.center_, spread=self.spread_, calib=self.calib_)
+        return arrays, meta
 
     def _state_spec(self) -> StateSpec:
         torch = require_torch()
@@ -522,6 +566,9 @@ class GLAD(LogDetector):
         for key, shape in shapes.items():
             spec_shape = tuple("nodes" if d == _SENTINEL_NODES else d for d in shape) or (1,)
             arrays[f"net.{key}"] = ArraySpec(spec_shape, "float32")
+        arrays["center"] = ArraySpec((self.hidden,), "float64")
+        arrays["spread"] = ArraySpec((self.hidden,), "float64", value_range=(1e-9, None))
+        arrays["calib"] = ArraySpec((4,), "float64")
         return StateSpec(
             arrays=arrays,
             meta={
@@ -532,6 +579,13 @@ class GLAD(LogDetector):
         )
 
     def _set_state(self, arrays, meta) -> None:
+        self.center_ = arrays["center"]
+        self.spread_ = arrays["spread"]
+        self.calib_ = arrays["calib"]
+        if self.calib_[1] <= 0 or self.calib_[3] <= 0:
+            from ..core.errors import ModelFileError
+
+            raise ModelFileError("state array 'calib' must hold positive spreads")
         self.field_labels_ = list(meta["field_labels"])
         self.text_kind_ = meta["text_kind"]
         self._index_fields()
@@ -546,7 +600,9 @@ class GLAD(LogDetector):
         with torch_session():
             self.device_ = resolve_device(self.device)
             net = self._network()
-            load_module_arrays(net, arrays, "net.")
+            load_module_arrays(
+                net, {k: v for k, v in arrays.items() if k.startswith("net.")}, "net."
+            )
             self.net_ = net.to(self.device_).eval()
 
 
@@ -563,6 +619,15 @@ _LABEL = Satisfies(
     lambda v: isinstance(v, str) and 0 < len(v) <= MAX_LABEL_CHARS,
     f"a field label (1..{MAX_LABEL_CHARS} characters)",
 )
+
+
+def _spread(values: np.ndarray) -> float:
+    """A robust spread: the 10-90 % inter-quantile range, else the standard deviation, else 1."""
+    low, high = np.quantile(values, [0.1, 0.9])
+    for value in (high - low, values.std()):
+        if np.isfinite(value) and value > 1e-9:
+            return float(value)
+    return 1.0
 
 
 def _edge_occurrence(c: Chunk) -> np.ndarray:
