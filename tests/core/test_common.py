@@ -88,7 +88,28 @@ def _logs() -> tuple[Any, Any, Any]:
     return data.train.subset(range(80)), data.test, data.train.subset(range(80, 120))
 
 
-DATA = {"tabular": _tabular, "series": _series, "image": _images, "logs": _logs}
+def _graphs() -> tuple[Any, Any, Any]:
+    from normalcy.datasets.synthetic_graphs import make_graphs
+
+    data = make_graphs(n_train=60, n_test=12, contamination=0.25, seed=5)
+    return data.train[:40], data.test, data.train[40:]
+
+
+def _nodes() -> tuple[Any, Any, Any]:
+    from normalcy.datasets.synthetic_graphs import make_node_graph
+
+    graph = make_node_graph(n_nodes=120, n_features=6, n_communities=4, seed=6).graph
+    return graph, graph, graph
+
+
+DATA = {
+    "tabular": _tabular,
+    "series": _series,
+    "image": _images,
+    "logs": _logs,
+    "graph": _graphs,
+    "nodes": _nodes,
+}
 
 
 def data(info) -> tuple[Any, Any, Any]:

@@ -190,10 +190,34 @@ def _images() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _logs() -> tuple[Any, Any]:
+    from normalcy.datasets.synthetic_logs import make_logs
+
+    data = make_logs(n_train=60, n_test=12, contamination=0.25, seed=4)
+    return data.train, data.test
+
+
+def _graphs() -> tuple[Any, Any]:
+    from normalcy.datasets.synthetic_graphs import make_graphs
+
+    data = make_graphs(n_train=30, n_test=8, contamination=0.25, seed=7)
+    return data.train, data.test
+
+
+def _nodes() -> tuple[Any, Any]:
+    from normalcy.datasets.synthetic_graphs import make_node_graph
+
+    graph = make_node_graph(n_nodes=80, n_features=4, n_communities=4, seed=8).graph
+    return graph, graph
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
     "image": _images,
+    "logs": _logs,
+    "graph": _graphs,
+    "nodes": _nodes,
 }
 
 
@@ -520,10 +544,90 @@ def image_file_variants(ctx: Context) -> dict[str, Callable[[], Any]]:
     return out
 
 
+def logs_variants(train: Any) -> dict[str, Callable[[], Any]]:
+    """Log input: raw bytes that are not UTF-8, empty and malformed sessions, odd keys."""
+    import pandas as pd
+
+    from normalcy.logs.sessions import Sessions
+
+    lines = [line for s in train.lines for line in s]
+    keys = [[str(i % 5) for i in range(n)] for n in (3, 7, 1, 12)]
+    return {
+        "non-UTF-8 bytes lines": lambda: [b"\xff\xfe" + x.encode() + b"\x80" for x in lines],
+        "lines with NUL bytes": lambda: [x + "\x00\x00" for x in lines],
+        "one 1 MB line": lambda: ["x" * 1_000_000, *lines],
+        "a single string": lambda: "Receiving block blk_1 src: /1.2.3.4:50010",
+        "empty list": lambda: [],
+        "an empty session": lambda: [[], *keys],
+        "only empty sessions": lambda: [[], []],
+        "None as an event key": lambda: [["1", None, "2"], *keys],
+        "float event keys": lambda: [[1.5, 2.0], *keys],
+        "NaN event key": lambda: [[float("nan")], *keys],
+        "nested lists as keys": lambda: [[["a"], ["b"]], *keys],
+        "10k-char event key": lambda: [["k" * 20_000], *keys],
+        "numpy 2-D int array": lambda: np.arange(40).reshape(8, 5) % 6,
+        "records without events": lambda: [{"id": 1, "evts": [1, 2]}],
+        "frame without events column": lambda: pd.DataFrame({"a": [1, 2]}),
+        "frame of sessions": lambda: pd.DataFrame({"id": ["a", "b"], "events": keys[:2]}),
+        "Sessions, raw lines": lambda: Sessions.from_lines(lines, window=7),
+        "Sessions, mismatched ids": lambda: Sessions(ids=["a"], events=keys),
+        "an int": lambda: 5,
+        "None": lambda: None,
+        "dict": lambda: {"events": [1, 2]},
+    }
+
+
+def graph_variants(train: Any) -> dict[str, Callable[[], Any]]:
+    """One graph in hostile forms (a graph-level detector gets it inside a list)."""
+    import networkx as nx
+
+    from normalcy.graph.graphs import Graph
+
+    g = train[0]
+    n = g.n_nodes
+    x = np.ones((n, 3))
+    return {
+        "isolated nodes only": lambda: Graph(n, np.zeros((2, 0), np.int64), g.x, g.node_labels),
+        "self-loops only": lambda: Graph(n, np.stack([np.arange(n)] * 2), g.x, g.node_labels),
+        "one node": lambda: Graph(1, np.zeros((2, 0), np.int64), None, np.zeros(1, np.int64)),
+        "no nodes": lambda: Graph(0, np.zeros((2, 0), np.int64)),
+        "edge to a missing node": lambda: Graph(n, np.array([[0], [n + 5]]), g.x, g.node_labels),
+        "negative node id": lambda: Graph(n, np.array([[0], [-1]]), g.x, g.node_labels),
+        "float edge ids": lambda: (np.array([[0.5], [1.0]]), x),
+        "edge_index (3, E)": lambda: (np.zeros((3, 2), np.int64), x),
+        "NaN features": lambda: (g.edge_index, np.full((n, 3), np.nan)),
+        "features of another width": lambda: (g.edge_index, np.ones((n, 7))),
+        "features for fewer nodes": lambda: (g.edge_index, np.ones((n - 1, 3))),
+        "huge features": lambda: (g.edge_index, np.full((n, 3), 1e300)),
+        "string features": lambda: (g.edge_index, np.full((n, 3), "a")),
+        "networkx, no attributes": lambda: nx.path_graph(n),
+        "networkx, ragged x": lambda: _ragged_networkx(),
+        "a string": lambda: "graph",
+        "None": lambda: None,
+    }
+
+
+def _ragged_networkx() -> Any:
+    import networkx as nx
+
+    G = nx.path_graph(3)
+    for i, v in enumerate(G.nodes):
+        G.nodes[v]["x"] = np.ones(i + 1)
+    return G
+
+
 # ---------------------------------------------------------------------------------------
 # data cases at fit / score / calibrate
 # ---------------------------------------------------------------------------------------
 def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
+    if ctx.modality == "graph":
+        one = graph_variants(ctx.train)
+        out = {k: (lambda f=f: [*ctx.train[:5], f()]) for k, f in one.items()}
+        return {**out, "empty list": lambda: [], "a single graph": lambda: ctx.train[0]}
+    if ctx.modality == "nodes":
+        return graph_variants([ctx.train])
+    if ctx.modality == "logs":
+        return logs_variants(ctx.train)
     if ctx.modality == "tabular":
         return tabular_variants(ctx.train)
     if ctx.modality == "series":
