@@ -127,8 +127,7 @@ class _Corruptor:
     can_localise=True,
 )
 class GLAD(LogDetector):
-    """Content-aware dynamic graphs of events and fields, GCN + temporal attention, edge
-    anomaly scores (GLAD).
+    """Window graphs of events and fields, GCN + temporal attention, edge anomaly scores.
 
     Parameters
     ----------
