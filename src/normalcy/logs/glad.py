@@ -74,14 +74,19 @@ from .input import EncodedSessions
 
 MAX_FIELD_NODES = 100_000
 MAX_LABEL_CHARS = 200
+MAX_UNSEEN_CHARS = 2000
 _SCORE_BATCH = 256
+_PAIR = 1 << 31  # pair key = source * _PAIR + target (node ids stay below it)
 
 
 class _Corruptor:
     """Training-time corruption of sessions (negatives of kind (b), see the module doc)."""
 
-    def __init__(self, n_events: int, field_types: np.ndarray, field_offset: int, rate: float):
+    def __init__(
+        self, n_events: int, n_nodes: int, field_types: np.ndarray, field_offset: int, rate: float
+    ):
         self.n_events = n_events
+        self.n_nodes = n_nodes
         self.rate = rate
         self.field_offset = field_offset
         self.by_type: dict[int, np.ndarray] = {}
@@ -111,9 +116,13 @@ class _Corruptor:
                 fields[i], fields[i + 1] = fields[i + 1], fields[i]
                 bad[i + 1] = True
                 continue
-            # replace the event: by the unseen-event node now and then, else another event
-            if rng.random() < 0.25 or self.n_events < 2:
+            # replace the event: now and then by an unseen event (without text, or with the
+            # text of some template: ``n_nodes + g`` has node g's text), else another event
+            u = rng.random()
+            if u < 0.1 or self.n_events < 2:
                 nodes[i] = UNKNOWN_EVENT
+            elif u < 0.25:
+                nodes[i] = self.n_nodes + UNKNOWN_EVENT + 1 + int(rng.integers(self.n_events))
             else:
                 nodes[i] = UNKNOWN_EVENT + 1 + int(rng.integers(self.n_events))
         return nodes, fields, bad
@@ -251,12 +260,14 @@ class GLAD(LogDetector):
         out = []
         for i, codes in enumerate(data.codes):
             params = data.params[i] if data.params is not None else None
+            unseen = iter(data.unseen_keys[i])
             rows = []
             for j, code in enumerate(codes):
                 p = tuple(params[j]) if params is not None and j < len(params) else None
-                key = (int(code), p)
+                # an unseen event's key is its template text when the input was raw lines
+                template = data.templates[code - 1] if code > 0 else next(unseen, "")
+                key = (template, p)
                 if key not in cache:
-                    template = data.templates[code - 1] if code > 0 else ""
                     cache[key] = extract_fields(template, p)
                 rows.append(cache[key])
             out.append(rows)
@@ -302,15 +313,29 @@ class GLAD(LogDetector):
         return texts
 
     def _encode_nodes(self, data: EncodedSessions):
+        """Global node ids of every session's events and fields.
+
+        Unseen events (code 0) get a node of their own, ``n_nodes + k`` for the ``k``-th
+        distinct unseen key, whose text is embedded now (``self.extra_text_``); when the
+        fitted text model is not installed here, they share the unseen-event node."""
         raw = self._raw_fields(data)
         sessions = []
-        for codes, session in zip(data.codes, raw, strict=True):
+        n_nodes = self._n_nodes()
+        extra: dict[str, int] = {}
+        embed_unseen = self.text_kind_ == "hashing" or glad_text.minilm_available()
+        for i, (codes, session) in enumerate(zip(data.codes, raw, strict=True)):
             nodes = np.asarray(codes, dtype=np.int64) + UNKNOWN_EVENT
+            if embed_unseen and len(data.unseen_keys[i]):
+                where = np.flatnonzero(codes == 0)
+                for pos, key in zip(where, data.unseen_keys[i], strict=False):
+                    nodes[pos] = n_nodes + extra.setdefault(str(key)[:MAX_UNSEEN_CHARS], len(extra))
             fields = []
             for fs in session:
                 gids = [self._field_gid(k, v) for k, v in fs]
                 fields.append(np.asarray([g for g in gids if g is not None], dtype=np.int64))
             sessions.append((nodes, fields))
+        self.extra_keys_ = list(extra)
+        self.extra_text_ = glad_text.embed(self.extra_keys_, self.text_kind_) if extra else None
         return sessions
 
     def _chunks(self, i, nodes, fields, corrupted=None) -> list[Chunk]:
@@ -359,10 +384,14 @@ class GLAD(LogDetector):
         for i, (nodes, fields) in enumerate(sessions):
             for c in self._chunks(i, nodes, fields):
                 g = c.tokens[c.edges]
-                known.update((g[:, 0] * n_nodes + g[:, 1]).tolist())
+                known.update((g[:, 0] * _PAIR + g[:, 1]).tolist())
         known_pairs = np.asarray(sorted(known), dtype=np.int64)
         corrupt = _Corruptor(
-            len(self.vocabulary_.keys), self.field_types_, self.field_offset_, self.corrupt_rate
+            len(self.vocabulary_.keys),
+            n_nodes,
+            self.field_types_,
+            self.field_offset_,
+            self.corrupt_rate,
         )
         with torch_session(self.seed) as torch:
             self.device_ = resolve_device(self.device)
@@ -407,10 +436,10 @@ class GLAD(LogDetector):
         )
 
     def _loss(self, net, chunks, known_pairs, n_nodes, rng, torch):
-        b = collate(chunks, self.device_)
+        b = collate(chunks, self.device_, net.node_text)
         edges, negative = b["edges"], b["negative"].copy()
         tokens = np.concatenate([c.tokens for c in chunks])
-        pairs = tokens[edges[:, 0]] * n_nodes + tokens[edges[:, 1]]
+        pairs = tokens[edges[:, 0]] * _PAIR + tokens[edges[:, 1]]
         if self.protect_known:  # an altered edge that is normal is not a negative
             negative &= ~np.isin(pairs, known_pairs)
         pos = np.flatnonzero(~b["negative"])
@@ -429,11 +458,11 @@ class GLAD(LogDetector):
         pick = offsets[owner] + (rng.random(len(pos)) * sizes[owner]).astype(np.int64)
         src = np.where(swap_src, pick, edges[pos, 0])
         dst = np.where(swap_src, edges[pos, 1], pick)
-        is_field = tokens >= self.field_offset_
+        is_field = (tokens >= self.field_offset_) & (tokens < n_nodes)
         replaced = np.where(swap_src, edges[pos, 0], edges[pos, 1])
         fresh = (is_field[pick] == is_field[replaced]) & (pick != replaced)
         if self.protect_known:
-            fresh &= ~np.isin(tokens[src] * n_nodes + tokens[dst], known_pairs)
+            fresh &= ~np.isin(tokens[src] * _PAIR + tokens[dst], known_pairs)
         else:  # the paper: the replacement must not be adjacent in its window graph
             fresh &= ~np.isin(src * len(tokens) + dst, edges[:, 0] * len(tokens) + edges[:, 1])
         if fresh.any():
@@ -499,7 +528,8 @@ class GLAD(LogDetector):
         with torch_session() as torch, torch.no_grad():
             for lo in range(0, len(chunks), _SCORE_BATCH):
                 batch = chunks[lo : lo + _SCORE_BATCH]
-                b = collate(batch, self.device_)
+                extra = self.extra_text_
+                b = collate(batch, self.device_, None if extra is None else torch.from_numpy(extra))
                 h = self.net_(b)
                 owner = np.repeat([c.session for c in batch], [len(c.tokens) for c in batch])
                 np.add.at(pooled, owner, h.double().cpu().numpy())
@@ -542,6 +572,9 @@ class GLAD(LogDetector):
             return "END"
         if gid == UNKNOWN_EVENT:
             return "event <unseen>"
+        if gid >= self._n_nodes():
+            key = self.extra_keys_[gid - self._n_nodes()]
+            return f"event <unseen> {key[:120]!r}"
         if gid < self.field_offset_:
             code = gid - UNKNOWN_EVENT
             return f"event {self.vocabulary_.keys[code - 1]!r}"

@@ -3,8 +3,9 @@ an edge scorer (Li et al., 2023, section III-C).
 
 * **Node features** (content-aware): the frozen sentence embedding of the node's text (the
   event template, or "value is a type ." for a field; zero for the START/END markers and
-  the unseen-event node), projected to ``hidden``, plus a learned embedding of the node's
-  identity (the paper feeds the sentence embedding only; the identity embedding lets a
+  the unseen-event node; an unseen event whose text is known at score time carries the
+  embedding of that text with the unseen-event identity), projected to ``hidden``, plus a
+  learned embedding of the node's identity (the paper feeds the sentence embedding only; the identity embedding lets a
   small CPU model tell apart fields whose texts embed alike, e.g. two IP addresses).
 * **Structure**: ``layers`` GCN layers (``torch_geometric.nn.GCNConv``, residual) over the
   disjoint union of the window graphs, edges in both directions.
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..torch_helpers import require_torch
-from .glad_graph import Chunk
+from .glad_graph import UNKNOWN_EVENT, Chunk
 
 BETA = 1.0  # the reference implementation's defaults
 MU = 0.3
@@ -65,7 +66,15 @@ def build_network(
 
         def forward(self, batch: dict[str, Any], dropout: float = 0.0):
             tokens = batch["tokens"]
-            x = self.text(self.node_text[tokens]) + self.identity(tokens)
+            n = self.node_text.shape[0]
+            extra = tokens >= n  # unseen events with their own text (see ``collate``)
+            text = self.node_text[torch.where(extra, 0, tokens)]
+            if bool(extra.any()):
+                text = torch.where(
+                    extra[:, None], batch["extra_text"][(tokens - n).clamp(min=0)], text
+                )
+            ident = torch.where(extra, UNKNOWN_EVENT, tokens)
+            x = self.text(text) + self.identity(ident)
             for conv in self.convs:
                 x = x + torch.relu(conv(x, batch["graph"]))
                 x = nn.functional.dropout(x, dropout, self.training)
@@ -85,8 +94,12 @@ def build_network(
     return GLADNet()
 
 
-def collate(chunks: list[Chunk], device: Any) -> dict[str, Any]:
-    """Tensors of a batch of chunks: tokens, window graph (both directions), padding."""
+def collate(chunks: list[Chunk], device: Any, extra_text: Any = None) -> dict[str, Any]:
+    """Tensors of a batch of chunks: tokens, window graph (both directions), padding.
+
+    Tokens from ``n_nodes`` on are unseen events that carry their own text: token
+    ``n_nodes + k`` has the identity of the unseen-event node and the text features
+    ``extra_text[k]``."""
     torch = require_torch()
     sizes = np.asarray([len(c.tokens) for c in chunks], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -115,4 +128,5 @@ def collate(chunks: list[Chunk], device: Any) -> dict[str, Any]:
         "edges": edges,
         "edge_offsets": edge_offsets,
         "negative": np.concatenate([c.negative for c in chunks]),
+        "extra_text": extra_text,
     }
