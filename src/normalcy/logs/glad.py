@@ -33,10 +33,14 @@ The pipeline here (modules ``glad_fields``, ``glad_text``, ``glad_graph``, ``gla
    anomalous relations (``relations``: text, ``relation_scores``, ``relation_events``:
    the position of the event that makes each relation).
 
-Unseen templates at score time have code 0 and share one node (the unseen-event node,
-trained as a negative); field values never seen (or seen once) in fit map to the node of
-their type. Scoring therefore needs no sentence model: the node embeddings computed in fit
-are stored in the model file.
+Unseen templates at score time (code 0) get a node of their own with the identity of the
+unseen-event node (trained as a negative) and the embedding of their key's text, computed
+on the fly (for raw lines the key is the template; for template-id input it is only the
+id). Fallback, when the model was fitted with MiniLM features and the package is missing
+where it scores: all unseen events share the unseen-event node (zero text). Field values
+never seen (or seen once) in fit map to the node of their type. Scoring an already-seen
+template needs no sentence model: the node embeddings computed in fit are stored in the
+model file.
 
 References
 ----------
