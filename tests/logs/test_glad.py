@@ -100,3 +100,23 @@ def test_jsonl_records_with_template_texts():
 def test_hidden_must_be_a_multiple_of_heads():
     with pytest.raises(InputError, match="multiple of heads"):
         nc.create("glad", hidden=15, heads=2).fit([["a", "b"]])
+
+
+def test_unseen_template_is_embedded_and_named(planted):
+    data, _, res = planted
+    i = data.kinds.index("unseen")
+    assert "event <unseen> 'PacketResponder" in res.extras["relations"][i, 0]
+
+
+def test_unseen_templates_share_one_node_without_the_text_model(monkeypatch):
+    from normalcy.logs import glad_text
+
+    rng = np.random.default_rng(0)
+    det = nc.create("glad", **{**PARAMS, "epochs": 4}).fit(_template_sessions(rng, 100))
+    det.text_kind_ = "minilm"  # as if fitted with MiniLM, scored where it is not installed
+    monkeypatch.setattr(glad_text, "minilm_available", lambda: False)
+    res = det.score([["open", "recv", "ack", "close"], ["open", "boom", "close"]])
+    assert res.scores[1] > res.scores[0]
+    assert "event <unseen> ->" in res.extras["relations"][1, 0] or res.extras["relations"][
+        1, 0
+    ].endswith("event <unseen>")
