@@ -33,11 +33,11 @@ The pipeline here (modules ``glad_fields``, ``glad_text``, ``glad_graph``, ``gla
    anomalous relations (``relations``: text, ``relation_scores``, ``relation_events``:
    the position of the event that makes each relation).
 
-Unseen templates at score time (code 0) get a node of their own with the identity of the
-unseen-event node (trained as a negative) and the embedding of their key's text, computed
-on the fly (for raw lines the key is the template; for template-id input it is only the
-id). Fallback, when the model was fitted with MiniLM features and the package is missing
-where it scores: all unseen events share the unseen-event node (zero text). Field values
+Unseen templates at score time (code 0) of raw lines get a node of their own with the
+identity of the unseen-event node (trained as a negative) and the embedding of their
+template's text, computed on the fly. Template-id input (whose unseen keys are bare ids),
+or a model fitted with MiniLM features scoring where the package is missing, falls back
+to one shared unseen-event node (zero text). Field values
 never seen (or seen once) in fit map to the node of their type. Scoring an already-seen
 template needs no sentence model: the node embeddings computed in fit are stored in the
 model file.
@@ -319,14 +319,19 @@ class GLAD(LogDetector):
     def _encode_nodes(self, data: EncodedSessions):
         """Global node ids of every session's events and fields.
 
-        Unseen events (code 0) get a node of their own, ``n_nodes + k`` for the ``k``-th
-        distinct unseen key, whose text is embedded now (``self.extra_text_``); when the
-        fitted text model is not installed here, they share the unseen-event node."""
+        Unseen events (code 0) of parsed raw lines get a node of their own, ``n_nodes + k``
+        for the ``k``-th distinct unseen template, whose text is embedded now
+        (``self.extra_text_``); for template-id input, or when the fitted text model is not
+        installed here, they share the unseen-event node."""
         raw = self._raw_fields(data)
         sessions = []
         n_nodes = self._n_nodes()
         extra: dict[str, int] = {}
-        embed_unseen = self.text_kind_ == "hashing" or glad_text.minilm_available()
+        # a key is a template's text only when this detector parsed raw lines; a key of
+        # template-id input (an id) says nothing, so those unseen events share one node
+        embed_unseen = self.parser_ is not None and (
+            self.text_kind_ == "hashing" or glad_text.minilm_available()
+        )
         for i, (codes, session) in enumerate(zip(data.codes, raw, strict=True)):
             nodes = np.asarray(codes, dtype=np.int64) + UNKNOWN_EVENT
             if embed_unseen and len(data.unseen_keys[i]):
