@@ -87,9 +87,16 @@ class _Corruptor:
     """Training-time corruption of sessions (negatives of kind (b), see the module doc)."""
 
     def __init__(
-        self, n_events: int, n_nodes: int, field_types: np.ndarray, field_offset: int, rate: float
+        self,
+        n_events: int,
+        n_nodes: int,
+        field_types: np.ndarray,
+        field_offset: int,
+        rate: float,
+        text_unseen: bool,
     ):
         self.n_events = n_events
+        self.text_unseen = text_unseen  # unseen events will carry their text when scored
         self.n_nodes = n_nodes
         self.rate = rate
         self.field_offset = field_offset
@@ -120,10 +127,11 @@ class _Corruptor:
                 fields[i], fields[i + 1] = fields[i + 1], fields[i]
                 bad[i + 1] = True
                 continue
-            # replace the event: now and then by an unseen event (without text, or with the
-            # text of some template: ``n_nodes + g`` has node g's text), else another event
+            # replace the event: now and then by an unseen event (without text, or, for raw
+            # lines, with the text of some template: ``n_nodes + g`` has node g's text),
+            # else by another event
             u = rng.random()
-            if u < 0.1 or self.n_events < 2:
+            if u < (0.1 if self.text_unseen else 0.25) or self.n_events < 2:
                 nodes[i] = UNKNOWN_EVENT
             elif u < 0.25:
                 nodes[i] = self.n_nodes + UNKNOWN_EVENT + 1 + int(rng.integers(self.n_events))
@@ -401,6 +409,7 @@ class GLAD(LogDetector):
             self.field_types_,
             self.field_offset_,
             self.corrupt_rate,
+            text_unseen=self.parser_ is not None,
         )
         with torch_session(self.seed) as torch:
             self.device_ = resolve_device(self.device)
