@@ -51,6 +51,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .isolation import run_isolated
 
 FPR = 0.05
 CALIBRATION_SHARE = 0.2
@@ -188,15 +189,6 @@ def _evaluate(
     return row
 
 
-def _child(conn, name: str, data: dict[str, Any], quick: bool, seed: int, extra) -> None:
-    try:
-        conn.send(_evaluate(name, data, quick, seed, extra))
-    except BaseException as exc:  # report anything, never hang the parent
-        conn.send({"error": f"{type(exc).__name__}: {exc}"[:300]})
-    finally:
-        conn.close()
-
-
 def evaluate(
     name: str,
     data: dict[str, Any],
@@ -206,28 +198,7 @@ def evaluate(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One detector on one data set, in a forked child with a time limit."""
-    import multiprocessing as mp
-
-    if timeout is None or "fork" not in mp.get_all_start_methods():
-        return _evaluate(name, data, quick, seed, extra)
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, name, data, quick, seed, extra), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        if receive.poll(timeout):
-            row = receive.recv()
-        else:
-            row = {"error": f"timeout: no result within {timeout:g} s"}
-    except EOFError:
-        row = {"error": f"the run died (exit code {proc.exitcode})"}
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receive.close()
-    return row
+    return run_isolated(_evaluate, (name, data, quick, seed, extra), timeout)
 
 
 def run(

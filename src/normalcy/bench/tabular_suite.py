@@ -49,6 +49,7 @@ import pandas as pd
 from ..core.errors import InputError, NormalcyError
 from ..core.registry import create, get_class
 from ..core.registry import detectors as registered
+from .isolation import run_isolated
 from .progress import progress_bar
 
 MAX_SAMPLES = 10_000
@@ -121,41 +122,11 @@ def _evaluate(name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int) -
     return row
 
 
-def _child(conn, name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int) -> None:
-    try:
-        conn.send(_evaluate(name, X, y, quick, seed))
-    except BaseException as exc:  # report anything, never hang the parent
-        conn.send({"error": f"{type(exc).__name__}: {exc}"[:300]})
-    finally:
-        conn.close()
-
-
 def evaluate(
     name: str, X: np.ndarray, y: np.ndarray, quick: bool, seed: int, timeout: float | None
 ) -> dict:
     """Fit and score one detector on one data set, in a forked child with a time limit."""
-    import multiprocessing as mp
-
-    if timeout is None or "fork" not in mp.get_all_start_methods():
-        return _evaluate(name, X, y, quick, seed)
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, name, X, y, quick, seed), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        if receive.poll(timeout):
-            row = receive.recv()
-        else:
-            row = {"error": f"timeout: no result within {timeout:g} s", "total_s": float(timeout)}
-    except EOFError:
-        row = {"error": f"the run died (exit code {proc.exitcode})"}
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receive.close()
-    return row
+    return run_isolated(_evaluate, (name, X, y, quick, seed), timeout)
 
 
 def run(
