@@ -16,7 +16,7 @@ torch is imported only when these functions run, so importing this module costs 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -102,3 +102,20 @@ def load_module_arrays(module: Any, arrays: dict[str, np.ndarray], prefix: str) 
             tensor = tensor.reshape(())
         state[name] = tensor
     module.load_state_dict(state, strict=True)
+
+
+def module_spec(build: Callable[[], Any], prefix: str) -> dict[str, Any]:
+    """``ArraySpec`` of every array ``module_arrays`` writes for the module ``build()``
+    returns, built on torch's "meta" device (shapes only, no memory, no weights)."""
+    from .core.state_spec import ArraySpec
+
+    torch = require_torch()
+    with torch.device("meta"):
+        module = build()
+    # safetensors reads a 0-d tensor back as shape (1,)
+    return {
+        f"{prefix}{key}": ArraySpec(
+            tuple(value.shape) or (1,), str(value.dtype).replace("torch.", "")
+        )
+        for key, value in module.state_dict().items()
+    }

@@ -2,8 +2,6 @@
 
 * ``tensors``: a batch of encoded graphs as torch tensors (node features, edges, owner);
 * ``batches``: seeded mini-batches of graph indices;
-* ``module_spec``: the ``ArraySpec`` of every weight a module saves (built on torch's
-  "meta" device: shapes only, no memory);
 * ``GRAPH_NN_CONSTRAINTS``: the parameter forms the neural graph detectors share.
 
 Message passing uses torch-geometric's ``GINConv``/``GCNConv`` on an ``edge_index`` and its
@@ -12,14 +10,13 @@ Message passing uses torch-geometric's ``GINConv``/``GCNConv`` on an ``edge_inde
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 from ..core.constraints import Interval, Options
-from ..core.state_spec import ArraySpec
 from ..torch_helpers import require_torch
 from .input import EncodedGraphs
 
@@ -67,17 +64,6 @@ def mean_pool(h, owner, n_graphs: int):
     from torch_geometric.utils import scatter
 
     return scatter(h, owner, dim=0, dim_size=n_graphs, reduce="mean")
-
-
-def module_spec(build: Callable[[], Any], prefix: str) -> dict[str, ArraySpec]:
-    """``ArraySpec`` of every array ``torch_helpers.module_arrays`` writes for ``build()``."""
-    torch = require_torch()
-    with torch.device("meta"):
-        module = build()
-    return {
-        f"{prefix}{key}": ArraySpec(tuple(v.shape) or (1,), str(v.dtype).replace("torch.", ""))
-        for key, v in module.state_dict().items()
-    }
 
 
 def resolve(device: str):

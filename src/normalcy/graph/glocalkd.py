@@ -40,14 +40,13 @@ from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.state_spec import StateSpec
-from ..torch_helpers import load_module_arrays, module_arrays, torch_session
+from ..torch_helpers import load_module_arrays, module_arrays, module_spec, torch_session
 from .base import GraphDetector, graph_scores
 from .gin import (
     GRAPH_NN_CONSTRAINTS,
     MAX_WIDTH,
     SCORE_BATCH,
     batches,
-    module_spec,
     resolve,
     tensors,
 )

@@ -36,14 +36,13 @@ from ..core.errors import ModelFileError
 from ..core.registry import register
 from ..core.scores import Scores
 from ..core.state_spec import ArraySpec, StateSpec
-from ..torch_helpers import load_module_arrays, module_arrays, torch_session
+from ..torch_helpers import load_module_arrays, module_arrays, module_spec, torch_session
 from .base import GraphDetector, graph_scores
 from .gin import (
     GRAPH_NN_CONSTRAINTS,
     SCORE_BATCH,
     batches,
     mean_pool,
-    module_spec,
     resolve,
     tensors,
 )

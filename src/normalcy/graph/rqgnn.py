@@ -70,10 +70,16 @@ from ..core.errors import InputError, ModelFileError
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from ..progress import progress_bar
-from ..torch_helpers import load_module_arrays, module_arrays, resolve_device, torch_session
+from ..torch_helpers import (
+    load_module_arrays,
+    module_arrays,
+    module_spec,
+    resolve_device,
+    torch_session,
+)
 from .base import GraphDetector, graph_scores
 from .input import EncodedGraphs
-from .rqgnn_model import build_rqgnn, class_balanced_focal_loss, module_spec
+from .rqgnn_model import build_rqgnn, class_balanced_focal_loss
 
 PAPER = (
     "Dong, Zhang & Wang. Rayleigh Quotient Graph Neural Networks for Graph-level Anomaly "

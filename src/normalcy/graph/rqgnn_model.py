@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from ..core.state_spec import ArraySpec
 from ..torch_helpers import require_torch
 from .rqgnn_spectral import chebyshev_basis, normalised_edges, rayleigh_quotient
 
@@ -105,20 +104,6 @@ def build_rqgnn(
             return logits[:, 1] - logits[:, 0], nodes
 
     return RQGNN()
-
-
-def module_spec(build: Any, prefix: str) -> dict[str, ArraySpec]:
-    """``ArraySpec`` of every array ``torch_helpers.module_arrays`` writes for ``build()``,
-    built on torch's "meta" device (shapes only, no memory)."""
-    torch = require_torch()
-    with torch.device("meta"):
-        module = build()
-    return {
-        f"{prefix}{key}": ArraySpec(
-            tuple(value.shape) or (1,), str(value.dtype).replace("torch.", "")
-        )
-        for key, value in module.state_dict().items()
-    }
 
 
 def class_balanced_focal_loss(

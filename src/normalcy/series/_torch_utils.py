@@ -17,29 +17,13 @@ from ..progress import progress_bar
 from ..torch_helpers import (  # noqa: F401 (re-exported for the series detectors)
     load_module_arrays,
     module_arrays,
+    module_spec,
     require_torch,
     resolve_device,
     torch_session,
 )
 
 THREADS = 1  # CPU threads torch uses inside fit/score; restored afterwards
-
-
-def module_spec(build: Callable[[], Any], prefix: str) -> dict[str, Any]:
-    """``ArraySpec`` of every array ``module_arrays`` writes for the module ``build()``
-    returns, built on torch's "meta" device (shapes only, no memory, no weights)."""
-    from ..core.state_spec import ArraySpec
-
-    torch = require_torch()
-    with torch.device("meta"):
-        module = build()
-    # safetensors reads a 0-d tensor back as shape (1,)
-    return {
-        f"{prefix}{key}": ArraySpec(
-            tuple(value.shape) or (1,), str(value.dtype).replace("torch.", "")
-        )
-        for key, value in module.state_dict().items()
-    }
 
 
 def predict_batches(
