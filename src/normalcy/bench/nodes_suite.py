@@ -57,7 +57,7 @@ def markdown(frame: pd.DataFrame, command: str) -> str:
         score = "—" if pd.isna(r.score_s) else f"{r.score_s:.2f}"
         lines.append(
             f"| {r.dataset} | {r.detector} | {auc} | {ap} | {fit} | {score} | {r.seeds} | "
-            f"{r.error or ''} |"
+            f"{'' if pd.isna(r.error) else r.error} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -143,7 +143,7 @@ def _run_scale(
         lines.append(
             f"| {r['detector']} | {r.get('params') or ''} | {r['n_edges']} | "
             f"{' | '.join(cells)} | {auc} | "
-            f"{r.get('error') or ''} |"
+            f"{'' if pd.isna(r.get('error')) else r.get('error') or ''} |"
         )
     (out / "nodes_scale.md").write_text("\n".join(lines) + "\n")
     return csv
