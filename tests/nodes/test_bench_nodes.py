@@ -45,3 +45,8 @@ def test_suite_writes_csv_and_markdown(root, tmp_path):
 def test_scale_run_reports_time_and_memory(tmp_path):
     rows = run_scale(300, ["neighbour_residual"])
     assert rows[0]["error"] == "" and rows[0]["peak_rss_mb"] > 0 and rows[0]["n_nodes"] == 300
+
+
+def test_run_nodes_accepts_the_nodes_folder(root):
+    rows = run_nodes(root / "nodes", None, ["neighbour_residual"], seeds=(0,), datasets=("books",))
+    assert rows[0]["error"] == ""

@@ -104,9 +104,14 @@ def run_nodes(
     datasets: tuple[str, ...] = NODE_SETS,
 ) -> list[dict]:
     """One row per (data set, detector): ROC-AUC mean and std over ``seeds``, AP mean,
-    mean fit/score seconds, the seeds run and any error. ``out_dir`` is accepted for the
+    mean fit/score seconds (wall-clock and CPU), the seeds run and any error.
+
+    ``root``: the shared ``datasets`` folder (holding ``nodes/NAME.npz``) or that
+    ``nodes`` folder itself; ``None``: ``default_root()``. ``out_dir`` is accepted for the
     graph bench's signature; this function writes nothing (``nodes_suite`` does)."""
     root = Path(root) if root is not None else default_root()
+    if root.name == "nodes" and not (root / "nodes").is_dir():
+        root = root.parent  # the nodes folder itself was given
     names = detector_names(detectors)
     if quick:
         seeds = tuple(seeds[:1]) or QUICK_SEEDS
