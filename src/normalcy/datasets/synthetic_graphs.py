@@ -133,10 +133,11 @@ def make_node_graph(
     community = rng.integers(0, n_communities, size=n_nodes)
     centres = rng.normal(scale=3.0, size=(n_communities, n_features))
     x = centres[community] + rng.normal(size=(n_nodes, n_features))
+    members = [np.flatnonzero(community == c) for c in range(n_communities)]
     src, dst = [], []
     for _ in range(n_nodes * 3):
         a = int(rng.integers(0, n_nodes))
-        same = np.flatnonzero(community == community[a])
+        same = members[community[a]]
         b = int(rng.choice(same)) if rng.random() < 0.9 else int(rng.integers(0, n_nodes))
         src.append(a)
         dst.append(b)
