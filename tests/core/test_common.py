@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import normalcy as nc
+from modality_data import DATA
 from normalcy.core import get_class
 from normalcy.core.constraints import Interval, check_value
 from normalcy.core.state_spec import verify_state
@@ -57,69 +58,6 @@ def make(name: str, **extra: Any):
 # ---------------------------------------------------------------------------------------
 # data per modality: (train, test, holdout)
 # ---------------------------------------------------------------------------------------
-def _tabular() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    train = rng.normal(size=(60, 4))
-    test = np.vstack([rng.normal(size=(12, 4)), np.full((2, 4), 6.0)])
-    return train, test, rng.normal(size=(30, 4))
-
-
-def _series() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = np.arange(1200)
-    base = np.stack([np.sin(2 * np.pi * t / 50), np.cos(2 * np.pi * t / 50)], axis=1)
-    series = base + 0.05 * np.random.default_rng(1).normal(size=base.shape)
-    test = series[600:].copy()
-    test[300:310] += 3.0
-    return series[:600], test, series[:600]
-
-
-def _images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(2)
-    train = (rng.random((12, 64, 64)) * 80 + 80).astype(np.uint8)
-    test = (rng.random((3, 64, 64)) * 80 + 80).astype(np.uint8)
-    test[0, 20:30, 20:30] = 255
-    return train, test, np.concatenate([train, train])
-
-
-def _logs() -> tuple[Any, Any, Any]:
-    from normalcy.datasets.synthetic_logs import make_logs
-
-    data = make_logs(n_train=120, n_test=24, contamination=0.25, seed=3)
-    return data.train.subset(range(80)), data.test, data.train.subset(range(80, 120))
-
-
-def _graphs() -> tuple[Any, Any, Any]:
-    from normalcy.datasets.synthetic_graphs import make_graphs
-
-    data = make_graphs(n_train=60, n_test=12, contamination=0.25, seed=5)
-    return data.train[:40], data.test, data.train[40:]
-
-
-def _nodes() -> tuple[Any, Any, Any]:
-    from normalcy.datasets.synthetic_graphs import make_node_graph
-
-    graph = make_node_graph(n_nodes=120, n_features=6, n_communities=4, seed=6).graph
-    return graph, graph, graph
-
-
-def _events() -> tuple[Any, Any, Any]:
-    from normalcy.events.synthetic import make_events
-
-    data = make_events(n_train=300, n_test=40, n_anomalies=3, seed=3)
-    return data.train.iloc[:200], data.test, data.train.iloc[200:]
-
-
-DATA = {
-    "tabular": _tabular,
-    "series": _series,
-    "image": _images,
-    "logs": _logs,
-    "graph": _graphs,
-    "nodes": _nodes,
-    "events": _events,
-}
-
-
 def data(info) -> tuple[Any, Any, Any]:
     if info.modality not in DATA:
         pytest.fail(f"no conformance data for modality {info.modality!r}; add it to DATA")

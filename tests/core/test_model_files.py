@@ -10,50 +10,19 @@ import numpy as np
 import pytest
 
 import normalcy as nc
+from modality_data import DATA
 from normalcy.core import persistence
 
-RNG = np.random.default_rng(0)
-
-
-def _tabular_data():
-    train = RNG.normal(size=(80, 4))
-    test = np.vstack([RNG.normal(size=(20, 4)), np.full((2, 4), 6.0)])
-    return train, test
-
-
-def _series_data():
-    t = np.arange(1200)
-    base = np.stack([np.sin(2 * np.pi * t / 50), np.cos(2 * np.pi * t / 50)], axis=1)
-    series = base + 0.05 * np.random.default_rng(1).normal(size=base.shape)
-    test = series[600:].copy()
-    test[300:310] += 3.0
-    return series[:600], test
-
-
-def _image_data():
-    rng = np.random.default_rng(2)
-    train = (rng.random((12, 64, 64)) * 80 + 80).astype(np.uint8)  # >= 10 to calibrate
-    test = (rng.random((3, 64, 64)) * 80 + 80).astype(np.uint8)
-    test[0, 20:30, 20:30] = 255
-    return train, test
-
-
-DATA = {"tabular": _tabular_data, "series": _series_data, "image": _image_data}
 
 
 @pytest.mark.parametrize("info", nc.detectors(), ids=lambda i: i.name)
 def test_save_load_gives_bit_identical_scores(info, tmp_path):
     if info.modality not in DATA:
         pytest.fail(f"no round-trip data for modality {info.modality!r}; add it to DATA")
-    train, test = DATA[info.modality]()
+    train, test, holdout = DATA[info.modality]()
     cls = nc.core.get_class(info.name)
     det = nc.create(info.name, **cls.quick_params).fit(train)
     before = det.score(test)
-    holdout = {
-        "tabular": RNG.normal(size=(40, 4)),
-        "series": train,
-        "image": np.concatenate([train, train]),  # calibration needs at least 10 scores
-    }[info.modality]
     det.calibrate(holdout, fpr=0.1)
     path = det.save(tmp_path / f"{info.name}.normalcy")
     loaded = nc.load(path)
@@ -69,7 +38,7 @@ def test_save_load_gives_bit_identical_scores(info, tmp_path):
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    train, _ = _tabular_data()
+    train, _, _ = DATA["tabular"]()
     det = nc.create("ecod").fit(train)
     return det.save(tmp_path_factory.mktemp("m") / "ecod.normalcy")
 
