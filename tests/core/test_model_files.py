@@ -14,7 +14,6 @@ from modality_data import DATA
 from normalcy.core import persistence
 
 
-
 @pytest.mark.parametrize("info", nc.detectors(), ids=lambda i: i.name)
 def test_save_load_gives_bit_identical_scores(info, tmp_path):
     if info.modality not in DATA:
