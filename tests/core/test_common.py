@@ -71,6 +71,10 @@ def n_items(info, X: Any) -> int:
         from normalcy.logs.input import as_sessions
 
         return len(as_sessions(X))
+    if info.modality == "nodes":
+        from normalcy.graph.graphs import as_graph
+
+        return as_graph(X).n_nodes
     return len(X)
 
 
