@@ -329,7 +329,9 @@ def run(
     summary = summarise(frame)
     csv = out_dir / f"{stem}.csv"
     summary.to_csv(csv, index=False)
-    node_frame = _node_rows(node_names, out_dir, quick) if nodes and not dataset else None
+    # node-level rows: every node detector by default; with --detectors, only those named
+    run_nodes = nodes and not dataset and (not detectors or bool(node_names))
+    node_frame = _node_rows(node_names, out_dir, quick) if run_nodes else None
     if node_frame is not None:
         node_frame.to_csv(out_dir / f"{stem}_nodes.csv", index=False)
     settings = {"n_seeds": n_seeds, "limit": limit, "quick": quick}
