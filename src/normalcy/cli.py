@@ -1,4 +1,5 @@
-"""The ``normalcy`` command line: list, fit, score, calibrate, info, demo, bench and docs.
+"""The ``normalcy`` command line: list, fit, score, calibrate, info, serve, demo, bench and
+docs.
 
 Every command reads files, calls the Python API and writes files; no method logic lives
 here, and no data type is known by name: how a path is read for a modality (and how its
@@ -423,6 +424,69 @@ def demo(
 
     names = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
     run_demo(out, quick=quick, modalities=modality or None, detectors=names, console=console)
+
+
+@app.command()
+@_clean_errors
+def serve(
+    models: Annotated[
+        Path, typer.Argument(help="A model file, or a folder of *.normalcy model files.")
+    ],
+    host: Annotated[str, typer.Option(help="Address to bind (non-loopback needs a token).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NORMALCY_SERVE_TOKEN",
+            help="Bearer token required on every endpoint but /health [$NORMALCY_SERVE_TOKEN].",
+        ),
+    ] = None,
+    max_request_mb: Annotated[
+        float, typer.Option(help="Refuse request bodies larger than this (413).")
+    ] = 32,
+    max_concurrency: Annotated[
+        int, typer.Option(help="Scoring requests run at once; more get 429.")
+    ] = 4,
+) -> None:
+    """Serve saved models over HTTP (REST; OpenAPI docs at /docs). See docs/serve.md."""
+    from .serve.settings import MB, ServeSettings
+
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        token=token or None,
+        max_request_bytes=int(max_request_mb * MB),
+        max_concurrency=max_concurrency,
+    )
+    try:
+        import uvicorn
+
+        from .serve.app import create_app
+    except ImportError as exc:
+        raise InputError(
+            f"normalcy serve needs {exc.name}; install it with pip install 'normalcy[serve]'"
+        ) from None
+    import logging
+
+    log = logging.getLogger("normalcy.serve")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    api = create_app(
+        models,
+        token=settings.token,
+        max_request_bytes=settings.max_request_bytes,
+        max_concurrency=settings.max_concurrency,
+    )
+    console.print(
+        f"serving {len(api.state.models)} model(s) on http://{escape(host)}:{port} "
+        f"({'token required' if settings.token else 'no token: loopback only'})"
+    )
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
 
 
 def available_suites() -> list[str]:

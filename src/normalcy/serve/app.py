@@ -1,0 +1,405 @@
+"""The ``normalcy serve`` app: list models, show their metadata, score batches.
+
+``create_app(models, token=..., max_request_bytes=..., max_concurrency=...)`` loads every
+model at start-up with ``nc.load`` (verified, read-only; a bad file raises
+``ModelFileError`` naming it) and returns a FastAPI app with:
+
+* ``GET /health`` (never needs the token), ``GET /models``, ``GET /models/{name}``,
+  ``POST /models/{name}/score`` (JSON ``{"data": ...}`` or a multipart CSV/Parquet
+  ``file``), ``GET /metrics`` (Prometheus text), and FastAPI's OpenAPI docs.
+* Bearer-token auth on everything but ``/health`` when a token is set (401 otherwise).
+* A request-size cap: 413 from ``Content-Length`` before reading, and while reading a body
+  without one (the body is read at most up to the cap).
+* Bounded concurrency: at most ``max_concurrency`` scoring requests at once, more get 429
+  at once (no queue); scoring runs in a worker thread so the event loop stays responsive.
+* One JSON log line per request on the ``normalcy.serve`` logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ..core.errors import InputError, ModelFileError, NormalcyError
+from .metrics import CONTENT_TYPE, Metrics
+from .settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, ServeSettings
+
+logger = logging.getLogger("normalcy.serve")
+
+MODEL_SUFFIX = ".normalcy"
+PUBLIC_PATHS = frozenset({"/health"})
+# How JSON rows become a detector's input, by modality; a modality absent here (image)
+# cannot be scored through this service yet.
+TABLE_MODALITIES = ("tabular", "events")
+UPLOAD_MODALITIES = ("tabular", "events", "series")
+UPLOAD_SUFFIXES = (".csv", ".parquet", ".pq")
+JSON_MODALITIES = ("tabular", "events", "series", "logs")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def model_paths(models: dict[str, Path] | Path | str) -> dict[str, Path]:
+    """Name → file: a dict as given, one file (named by its stem), or every ``*.normalcy``
+    in a folder."""
+    if isinstance(models, dict):
+        paths = {str(k): Path(v) for k, v in models.items()}
+    else:
+        root = Path(models)
+        if root.is_dir():
+            paths = {p.stem: p for p in sorted(root.glob(f"*{MODEL_SUFFIX}")) if p.is_file()}
+            if not paths:
+                raise InputError(f"no *{MODEL_SUFFIX} model files in {root}")
+        elif root.is_file():
+            paths = {root.stem: root}
+        else:
+            raise InputError(f"model file or folder {root} does not exist")
+    if not paths:
+        raise InputError("no models to serve")
+    return paths
+
+
+class _Model:
+    """A loaded detector and what the service says about it."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        import normalcy as nc
+
+        from ..core.persistence import describe_model_file
+
+        try:
+            self.detector = nc.load(path)
+            desc = describe_model_file(path)
+        except ModelFileError as exc:
+            msg = str(exc) if str(path) in str(exc) else f"model file {path}: {exc}"
+            raise ModelFileError(msg) from None
+        self.name = name
+        desc.pop("path", None)  # do not show the server's file layout
+        self.description = {"name": name, **desc}
+
+    def summary(self) -> dict[str, Any]:
+        det = self.detector
+        return {
+            "name": self.name,
+            "detector": det.name,
+            "modality": det.modality,
+            "paper": det.info.paper,
+            "threshold": _threshold(det),
+        }
+
+
+def _threshold(det: Any) -> dict[str, Any] | None:
+    t = getattr(det, "threshold", None)
+    if t is None:
+        return None
+    return {
+        "value": float(t.value),
+        "method": t.method,
+        "rate": float(t.rate),
+        "n_calibration": int(t.n_calibration),
+    }
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _json_input(modality: str, data: Any) -> Any:
+    """The detector input for the ``data`` of a JSON body."""
+    if not isinstance(data, list):
+        raise InputError(
+            f'"data" must be a JSON list (rows, points or sessions), got {type(data).__name__}'
+        )
+    if modality in TABLE_MODALITIES:
+        import pandas as pd
+
+        if data and all(isinstance(row, dict) for row in data):
+            return pd.DataFrame.from_records(data)
+        if not all(isinstance(row, list) for row in data):
+            raise InputError('"data" must be a list of rows: all lists or all objects')
+        widths = {len(row) for row in data}
+        if len(widths) > 1:
+            raise InputError(f'the rows of "data" have different lengths: {sorted(widths)}')
+        return pd.DataFrame(data)
+    if modality == "series":
+        import numpy as np
+
+        try:
+            return np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f'series "data" must be a list of numbers or of equal-length lists of numbers: {exc}'
+            ) from None
+    return data  # logs: sessions as lists of event keys, records or raw lines
+
+
+def _read_upload(modality: str, filename: str, content: bytes) -> Any:
+    """An uploaded table, read by the modality's own reader (as the CLI reads it)."""
+    from ..core.modality import get_modality
+
+    suffix = Path(filename or "").suffix.lower() or ".csv"
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InputError(f"cannot read upload {filename!r}: expected a .csv or .parquet file")
+    reader = get_modality(modality).resolve("reader")
+    with tempfile.TemporaryDirectory(prefix="normalcy-serve-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(content)
+        try:
+            return reader(path)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(path), filename or "the upload")) from None
+
+
+def create_app(
+    models: dict[str, Path] | Path | str,
+    *,
+    token: str | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+) -> FastAPI:
+    """The service over ``models`` (see the module docstring)."""
+    settings = ServeSettings(
+        token=token, max_request_bytes=max_request_bytes, max_concurrency=max_concurrency
+    )
+    loaded = {name: _Model(name, path) for name, path in model_paths(models).items()}
+    metrics = Metrics()
+    slots = asyncio.Semaphore(settings.max_concurrency)
+
+    app = FastAPI(
+        title="normalcy",
+        summary="Score data with saved normalcy anomaly-detection models.",
+    )
+    app.state.models = loaded
+    app.state.settings = settings
+    app.state.metrics = metrics
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness: always answers, never needs the token."""
+        return {"status": "ok", "models": len(loaded)}
+
+    @app.get("/models")
+    async def list_models() -> list[dict[str, Any]]:
+        """Every served model: name, detector, modality, paper and calibrated threshold."""
+        return [m.summary() for m in loaded.values()]
+
+    @app.get("/models/{name}")
+    async def model_info(name: str) -> Any:
+        """What the model file holds (as ``normalcy info`` shows it)."""
+        if name not in loaded:
+            return _error(404, f"unknown model {name!r}; served models: {sorted(loaded)}")
+        model = loaded[name]
+        return {**model.description, "paper": model.detector.info.paper}
+
+    @app.post(
+        "/models/{name}/score",
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"data": {"type": "array"}},
+                            "required": ["data"],
+                        }
+                    },
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    },
+                },
+                "required": True,
+            }
+        },
+    )
+    async def score(name: str, request: Request) -> Any:
+        """Score a batch: JSON ``{"data": rows | points | sessions}`` or a CSV/Parquet
+        upload (multipart ``file``). Returns scores, labels (if calibrated) and threshold."""
+        if name not in loaded:
+            return _error(404, f"unknown model {name!r}; served models: {sorted(loaded)}")
+        model = loaded[name]
+        det = model.detector
+        if det.modality not in JSON_MODALITIES:
+            return _error(
+                415,
+                f"model {name!r} is a {det.modality} detector; scoring {det.modality} data "
+                "through the service is not supported yet (use `normalcy score`)",
+            )
+        if slots.locked():
+            metrics.reject("busy")
+            return _error(
+                429, f"busy: {settings.max_concurrency} scoring requests are running; retry later"
+            )
+        async with slots:
+            try:
+                X = await _request_input(request, det.modality)
+                res = await run_in_threadpool(_score, det, X)
+            except NormalcyError as exc:
+                return _error(422, str(exc))
+        labels = res.labels.tolist() if res.labels is not None else None
+        flagged = int(res.labels.sum()) if res.labels is not None else 0
+        metrics.observe_scores(name, len(res.scores), flagged)
+        return {"scores": res.scores.tolist(), "labels": labels, "threshold": _threshold(det)}
+
+    async def _request_input(request: Request, modality: str) -> Any:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            if modality not in UPLOAD_MODALITIES:
+                raise InputError(
+                    f'{modality} detectors take a JSON body {{"data": ...}}, not an upload'
+                )
+            form = await request.form(max_files=1, max_fields=10)
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InputError('the upload must be a multipart file field named "file"')
+            content = await upload.read()
+            return await run_in_threadpool(_read_upload, modality, upload.filename or "", content)
+        body = await request.body()
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise InputError(
+                f'the body must be JSON {{"data": ...}} or a multipart CSV upload: {exc}'
+            ) from None
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise InputError('the JSON body must be an object with a "data" field')
+        return _json_input(modality, payload["data"])
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus() -> PlainTextResponse:
+        """Prometheus text exposition: requests, latency histogram, scores flagged."""
+        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
+
+    app.add_middleware(_Guard, settings=settings, metrics=metrics)
+    return app
+
+
+def _score(det: Any, X: Any) -> Any:
+    try:
+        return det.score(X)
+    except NormalcyError:
+        raise
+    except (ValueError, TypeError) as exc:  # what validation let through: still bad input
+        raise InputError(f"cannot score this input: {exc}") from None
+
+
+class _Guard:
+    """ASGI wrapper: auth, the request-size cap, timing, metrics and the JSON log line.
+
+    Added as the app's outermost user middleware, so refused requests never reach a route.
+    """
+
+    def __init__(self, app: Any, settings: ServeSettings, metrics: Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self._token = settings.token.encode() if settings.token is not None else None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope)
+            if refusal is None:
+                receive, refusal = await self._capped(scope, receive)
+            if refusal is not None:
+                reason, response = refusal
+                self.metrics.reject(reason)
+                await response(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            seconds = time.perf_counter() - start
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "other"
+            self.metrics.observe_request(endpoint, scope["method"], status["code"], seconds)
+            model = (scope.get("path_params") or {}).get("name")
+            logger.info(
+                json.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status["code"],
+                        "ms": round(seconds * 1000, 3),
+                        "model": model,
+                    }
+                )
+            )
+
+    def _refusal(self, scope: dict) -> tuple[str, Any] | None:
+        if self._token is not None and scope["path"] not in PUBLIC_PATHS:
+            headers = dict(scope.get("headers") or [])
+            auth = headers.get(b"authorization", b"")
+            scheme, _, given = auth.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token):
+                response = _error(
+                    401, "missing or wrong bearer token (Authorization: Bearer TOKEN)"
+                )
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return "auth", response
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                n = int(length)
+            except ValueError:
+                return "bad_length", _error(400, "invalid Content-Length header")
+            if n > self.settings.max_request_bytes:
+                return "too_large", self._too_large()
+        return None
+
+    def _too_large(self) -> JSONResponse:
+        return _error(
+            413,
+            f"request body larger than the limit of {self.settings.max_request_bytes} bytes "
+            "(--max-request-mb)",
+        )
+
+    async def _capped(self, scope: dict, receive: Any) -> tuple[Any, tuple[str, Any] | None]:
+        """Read the body up to the cap (413 beyond it) and replay it to the app."""
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return receive, None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.settings.max_request_bytes:
+                return receive, ("too_large", self._too_large())
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = {"done": False}
+
+        async def replay() -> dict:
+            if not sent["done"]:
+                sent["done"] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay, None
