@@ -115,8 +115,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def _json_input(modality: str, data: Any) -> Any:
+def _json_input(det: Any, data: Any) -> Any:
     """The detector input for the ``data`` of a JSON body."""
+    modality = det.modality
     if not isinstance(data, list):
         raise InputError(
             f'"data" must be a JSON list (rows, points or sessions), got {type(data).__name__}'
@@ -131,7 +132,11 @@ def _json_input(modality: str, data: Any) -> Any:
         widths = {len(row) for row in data}
         if len(widths) > 1:
             raise InputError(f'the rows of "data" have different lengths: {sorted(widths)}')
-        return pd.DataFrame(data)
+        frame = pd.DataFrame(data)
+        names = getattr(det, "feature_names_in_", None)
+        if names is not None and len(names) == frame.shape[1]:
+            frame.columns = list(names)  # rows given by position: the fitted columns' order
+        return frame
     if modality == "series":
         import numpy as np
 
@@ -245,7 +250,7 @@ def create_app(
             )
         async with slots:
             try:
-                X = await _request_input(request, det.modality)
+                X = await _request_input(request, det)
                 res = await run_in_threadpool(_score, det, X)
             except NormalcyError as exc:
                 return _error(422, str(exc))
@@ -254,7 +259,8 @@ def create_app(
         metrics.observe_scores(name, len(res.scores), flagged)
         return {"scores": res.scores.tolist(), "labels": labels, "threshold": _threshold(det)}
 
-    async def _request_input(request: Request, modality: str) -> Any:
+    async def _request_input(request: Request, det: Any) -> Any:
+        modality = det.modality
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "multipart/form-data":
             if modality not in UPLOAD_MODALITIES:
@@ -276,7 +282,7 @@ def create_app(
             ) from None
         if not isinstance(payload, dict) or "data" not in payload:
             raise InputError('the JSON body must be an object with a "data" field')
-        return _json_input(modality, payload["data"])
+        return _json_input(det, payload["data"])
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
