@@ -239,3 +239,37 @@ def test_cli_refuses_public_host_without_token(models):
     )
     assert r.exit_code == 2
     assert "without a token" in " ".join(r.output.split())
+
+
+def test_series_json_and_csv(tmp_path):
+    rng = np.random.default_rng(4)
+    t = np.arange(600)
+    train = np.sin(t / 10) + 0.05 * rng.normal(size=600)
+    test = np.sin(t[:200] / 10) + 0.05 * rng.normal(size=200)
+    test[120] += 5.0
+    det = nc.create("sub_pca").fit(train)
+    det.save(tmp_path / "wave.normalcy")
+    expected = det.score(test).scores.tolist()
+    with TestClient(create_app(tmp_path / "wave.normalcy")) as c:
+        r = c.post("/models/wave/score", json={"data": test.tolist()})
+        assert r.status_code == 200, r.text
+        assert r.json()["scores"] == expected
+        csv = pd.DataFrame({"value": test}).to_csv(index=False).encode()
+        r = c.post("/models/wave/score", files={"file": ("wave.csv", csv, "text/csv")})
+        assert r.status_code == 200, r.text
+        assert r.json()["scores"] == pytest.approx(expected, rel=1e-12)
+        r = c.post("/models/wave/score", files={"file": ("wave.txt", csv, "text/plain")})
+        assert r.status_code == 422
+        assert ".csv" in r.json()["detail"]
+
+
+def test_image_models_get_415(models):
+    class FakeImage:
+        modality = "image"
+
+    app = create_app(models[0])
+    app.state.models["tab"].detector = FakeImage()
+    with TestClient(app) as c:
+        r = c.post("/models/tab/score", json={"data": []})
+        assert r.status_code == 415
+        assert "image" in r.json()["detail"]
