@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class _Model:
             msg = str(exc) if str(path) in str(exc) else f"model file {path}: {exc}"
             raise ModelFileError(msg) from None
         self.name = name
+        # one scoring call per model at a time: torch modules and some PyOD estimators keep
+        # per-call buffers, so concurrent calls on one detector are not known to be safe
+        self.lock = threading.Lock()
         desc.pop("path", None)  # do not show the server's file layout
         self.description = {"name": name, **desc}
 
@@ -251,7 +255,7 @@ def create_app(
         async with slots:
             try:
                 X = await _request_input(request, det)
-                res = await run_in_threadpool(_score, det, X)
+                res = await run_in_threadpool(_score, det, X, model.lock)
             except NormalcyError as exc:
                 return _error(422, str(exc))
         labels = res.labels.tolist() if res.labels is not None else None
@@ -293,9 +297,10 @@ def create_app(
     return app
 
 
-def _score(det: Any, X: Any) -> Any:
+def _score(det: Any, X: Any, lock: threading.Lock) -> Any:
     try:
-        return det.score(X)
+        with lock:
+            return det.score(X)
     except NormalcyError:
         raise
     except (ValueError, TypeError) as exc:  # what validation let through: still bad input
