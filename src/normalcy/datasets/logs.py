@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..logs.sessions import Sessions, window_starts
+from ..logs.sessions import Sessions, read_jsonl, read_templates, window_starts
 
 SESSION_SETS = ("hdfs", "openstack")
 LOGHUB_SETS = ("BGL", "Thunderbird")
@@ -47,14 +47,9 @@ def load_sessions(root: str | Path, name: str) -> LogSet:
     path = folder / "sessions.jsonl"
     if not path.is_file():
         raise InputError(f"no log sessions at {path} (known sets: {SESSION_SETS})")
-    import json
-
-    splits = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                splits.append(json.loads(line).get("split", "test"))
-    sessions = Sessions.from_jsonl(path, folder / "templates.csv")
+    records = read_jsonl(path)  # read once: the sessions and their split
+    sessions = Sessions.from_records(records, templates=read_templates(folder / "templates.csv"))
+    splits = [r.get("split", "test") if isinstance(r, dict) else "test" for r in records]
     return LogSet(name, sessions, np.asarray(splits))
 
 

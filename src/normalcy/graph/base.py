@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.base import Detector
-from ..core.errors import InputError
+from ..core.errors import InputError, ModelFileError
 from ..core.scores import Scores
 from .input import EncodedGraphs, NodeEncoder, as_graphs
 
@@ -45,8 +45,6 @@ class GraphDetector(Detector):
 
     def _set_input_spec(self, spec: dict[str, Any]) -> None:
         super()._set_input_spec(spec)
-        from ..core.errors import ModelFileError
-
         if set(spec) != {"encoder"}:
             raise ModelFileError("a graph detector's input_spec must hold exactly 'encoder'")
         self.encoder_ = NodeEncoder.from_state(spec["encoder"])

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.base import Detector
-from ..core.errors import ModelFileError
+from ..core.errors import InputError, ModelFileError
 from ..core.scores import Scores
 from .input import MAX_VOCABULARY, EncodedSessions, Vocabulary, as_sessions, parse_lines
 from .parsing import LogParser
@@ -35,8 +35,6 @@ class LogDetector(Detector):
     def _check_fit_input(self, X: Any) -> EncodedSessions:
         sessions = as_sessions(X)
         if len(sessions) < self.min_fit_sessions:
-            from ..core.errors import InputError
-
             raise InputError(
                 f"{self._owner()} needs at least {self.min_fit_sessions} sessions to fit, "
                 f"got {len(sessions)}"
@@ -57,8 +55,8 @@ class LogDetector(Detector):
     def _keys(self, sessions: Sessions):
         if sessions.has_lines:
             parser = self.parser_ or LogParser()  # fitted on keys: lines become masked text
-            keys, params, _ = parse_lines(sessions, parser)
-            return keys, params, {k: k for s in keys for k in s}
+            keys, params = parse_lines(sessions, parser)
+            return keys, params, {k: k for s in keys for k in s}  # a parsed key is its template
         return sessions.events or [], sessions.params, sessions.templates
 
     def _encode(self, ids, keys, params) -> EncodedSessions:

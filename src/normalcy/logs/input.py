@@ -143,11 +143,11 @@ class Vocabulary:
 
 def parse_lines(
     sessions: Sessions, parser: LogParser
-) -> tuple[list[list[str]], list[list[tuple[tuple[str, str], ...]]], dict[str, str]]:
-    """Templates (event keys), fields and template texts of raw-line sessions."""
+) -> tuple[list[list[str]], list[list[tuple[tuple[str, str], ...]]]]:
+    """Templates (event keys) and fields of raw-line sessions."""
     keys, params = [], []
     for s in sessions.lines or []:
         parsed = parser.parse_many(s)
         keys.append([p.template for p in parsed])
         params.append([p.params for p in parsed])
-    return keys, params, {}
+    return keys, params

@@ -149,16 +149,9 @@ class Sessions:
     @classmethod
     def from_jsonl(cls, path: str | Path, templates: str | Path | None = None) -> Sessions:
         """``sessions.jsonl`` (one record a line) and, optionally, ``templates.csv``."""
-        records = []
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for n, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}, line {n}: not a JSON object ({exc.msg})") from None
-        return cls.from_records(records, templates=read_templates(templates) if templates else None)
+        return cls.from_records(
+            read_jsonl(path), templates=read_templates(templates) if templates else None
+        )
 
     @classmethod
     def from_lines(
@@ -183,8 +176,8 @@ class Sessions:
                 if m is not None:
                     groups.setdefault(m.group(0), []).append(line)
             return cls(ids=list(groups), lines=list(groups.values()))
-        starts = window_starts(len(text), window or len(text) or 1, step)
         size = window or len(text) or 1
+        starts = window_starts(len(text), size, step)
         return cls(ids=[str(s) for s in starts], lines=[text[s : s + size] for s in starts])
 
     @classmethod
@@ -238,6 +231,21 @@ def window_starts(n: int, window: int, step: int | None) -> list[int]:
     if starts[-1] + window < n:  # the tail after the last full window
         starts.append(starts[-1] + step)
     return starts
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """The JSON values of a JSON-lines file, blank lines skipped (``InputError`` naming the
+    first line that is not JSON)."""
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}, line {n}: not a JSON object ({exc.msg})") from None
+    return records
 
 
 def read_templates(path: str | Path) -> dict[str, str]:
