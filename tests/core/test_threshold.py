@@ -171,3 +171,71 @@ def test_threshold_round_trips_through_a_dict():
     assert Threshold.from_dict(t.to_dict()) == t
     legacy = {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10}
     assert Threshold.from_dict(legacy).calibration == "quantile"
+
+
+# -- the calibration-score sketch (for moving the threshold later) ---------------------------
+@pytest.mark.parametrize("n", [50, 1001, 20_000])
+def test_sketch_gives_the_rate_a_moved_threshold_implies(n):
+    scores = np.random.default_rng(n).standard_normal(n)
+    t = Threshold.at_fpr(scores, 0.05)
+    assert len(t.quantiles) == len(t.quantile_levels) <= 1001
+    assert t.quantile_levels[-1] == 1.0 and t.quantiles[-1] == scores.max()
+    for value in np.quantile(scores, [0.0, 0.5, 0.9, 0.99, 0.999]):
+        exact = float(np.mean(scores > value))
+        implied = t.implied_rate(value)
+        if n <= 1001:  # every score kept: exact
+            assert implied == pytest.approx(exact, abs=1e-12)
+        else:  # an upper bound, tight in the tail
+            assert exact - 1e-12 <= implied <= exact + max(0.002, 0.05 * exact)
+    assert t.implied_rate(scores.min() - 1) == 1.0
+    assert t.implied_rate(scores.max()) == 0.0
+    assert t.implied_rate(t.value) == pytest.approx(np.mean(t.apply(scores)), abs=2e-3)
+
+
+def test_sketch_round_trips_and_older_thresholds_have_none():
+    scores = np.random.default_rng(0).standard_normal(3000)
+    t = Threshold.at_contamination(scores, 0.1)
+    assert Threshold.from_dict(t.to_dict()) == t
+    assert t.implied_rate(t.value) == pytest.approx(0.1, abs=2e-3)
+    legacy = Threshold.from_dict({"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10})
+    assert legacy.quantiles is None and legacy.implied_rate(0.0) is None
+    assert "quantiles" not in legacy.to_dict()
+
+
+def test_sketch_survives_a_model_file(tmp_path):
+    rng = np.random.default_rng(0)
+    det = nc.create("ecod").fit(rng.normal(size=(200, 3)))
+    det.calibrate(rng.normal(size=(300, 3)), fpr=0.05)
+    loaded = nc.load(det.save(tmp_path / "m.normalcy"))
+    assert loaded.threshold == det.threshold and loaded.threshold.quantiles is not None
+
+
+def _saved(**sketch):
+    return {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10, **sketch}
+
+
+@pytest.mark.parametrize(
+    "sketch",
+    [
+        {"quantiles": [1.0, 2.0]},  # levels missing
+        {"quantiles": [1.0, 2.0], "quantile_levels": [0.5]},  # lengths differ
+        {"quantiles": [2.0, 1.0], "quantile_levels": [0.5, 1.0]},  # not sorted
+        {"quantiles": [1.0, 1.0], "quantile_levels": [0.5, 1.0]},  # not strictly
+        {"quantiles": [1.0, float("nan")], "quantile_levels": [0.5, 1.0]},
+        {"quantiles": [1.0, float("inf")], "quantile_levels": [0.5, 1.0]},
+        {"quantiles": [1.0, 10**400], "quantile_levels": [0.5, 1.0]},
+        {"quantiles": [1.0, "2"], "quantile_levels": [0.5, 1.0]},
+        {"quantiles": [1.0, True], "quantile_levels": [0.5, 1.0]},
+        {"quantiles": [1.0, 2.0], "quantile_levels": [0.5, 0.9]},  # does not end at 1
+        {"quantiles": [1.0, 2.0], "quantile_levels": [0.0, 1.0]},  # a level of 0
+        {"quantiles": [1.0, 2.0], "quantile_levels": [1.0, 0.5]},
+        {"quantiles": [1.0, 2.0], "quantile_levels": [-0.5, 1.0]},
+        {"quantiles": [], "quantile_levels": []},
+        {"quantiles": list(range(1002)), "quantile_levels": [(i + 1) / 1002 for i in range(1002)]},
+        {"quantiles": {"a": 1}, "quantile_levels": [1.0]},
+        {"quantiles": [[1.0]], "quantile_levels": [1.0]},
+    ],
+)
+def test_hostile_sketches_are_model_file_errors(sketch):
+    with pytest.raises(nc.ModelFileError, match="quantile"):
+        Threshold.from_dict(_saved(**sketch))

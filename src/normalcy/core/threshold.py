@@ -19,6 +19,12 @@ Three ways to calibrate:
 * ``Threshold.at_contamination(scores, contamination)``: from unlabelled data believed to
   hold a fraction ``contamination`` of anomalies.
 
+Every calibrated threshold keeps a bounded sketch of the scores it was calibrated on
+(``quantiles`` and ``quantile_levels``, at most ``MAX_QUANTILES`` points), so a user can move
+the threshold later and read the false-positive rate it implies (``implied_rate``): the
+sketch holds every distinct calibration score when there are few, otherwise a subset that is
+dense in the upper tail, where thresholds live.
+
 A hold-out too small for the requested rate (``fpr < 1 / n``, or ``< 1 / n_eff`` for a
 series) gets a ``CalibrationWarning`` naming the realised rate on the hold-out.
 
@@ -50,6 +56,7 @@ MIN_CALIBRATION_SAMPLES = 10
 METHODS = ("quantile", "autocorrelated")
 SERIES_CONFIDENCE = 0.9  # one-sided level of the blocked prediction bound
 _KINDS = ("fpr", "contamination")
+MAX_QUANTILES = 1001  # points of the calibration-score sketch saved with a threshold
 
 
 class CalibrationWarning(UserWarning):
@@ -187,6 +194,56 @@ def _warn_if_unresolved(scores: np.ndarray, fpr: float, value: float, method: st
     )
 
 
+def score_sketch(scores: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A bounded sketch of checked calibration scores: ``(values, levels)``, where ``values``
+    are distinct scores in increasing order and ``levels[i]`` is the exact fraction of scores
+    ``<= values[i]`` (the last level is 1). At most ``MAX_QUANTILES`` points: every distinct
+    score when they fit, else half the points evenly spaced in rank and half spaced
+    logarithmically in the upper tail (down to one score), so low rates stay resolved."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64).reshape(-1))
+    n = ordered.size
+    distinct = np.unique(ordered)
+    if distinct.size <= MAX_QUANTILES:
+        picked = distinct
+    else:
+        half = (MAX_QUANTILES - 1) // 2
+        even = np.linspace(0.0, 1.0, half)
+        tail = 1.0 - np.logspace(-1.0, math.log10(1.0 / n), half)
+        ranks = np.unique(np.clip(np.ceil(np.r_[even, tail] * n) - 1, 0, n - 1).astype(np.int64))
+        picked = np.unique(np.r_[ordered[ranks], ordered[-1]])
+    levels = np.searchsorted(ordered, picked, side="right") / n
+    return tuple(float(v) for v in picked), tuple(float(v) for v in levels)
+
+
+def _check_sketch(values: Any, levels: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A saved sketch, verified: equal-length lists of 1..MAX_QUANTILES finite numbers,
+    values strictly increasing, levels strictly increasing in (0, 1] and ending at 1."""
+    for name, v in (("quantiles", values), ("quantile_levels", levels)):
+        if not isinstance(v, list) or not 1 <= len(v) <= MAX_QUANTILES:
+            raise ModelFileError(
+                f"the saved threshold {name} must be a list of 1 to {MAX_QUANTILES} numbers, "
+                f"got {str(v)[:60]}"
+            )
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            raise ModelFileError(f"the saved threshold {name} must hold only numbers")
+    if len(values) != len(levels):
+        raise ModelFileError(
+            f"the saved threshold has {len(values)} quantiles but {len(levels)} quantile_levels"
+        )
+    try:
+        vals = np.asarray(values, dtype=np.float64)
+        levs = np.asarray(levels, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range (JSON allows 10**400)
+        raise ModelFileError("the saved threshold quantiles must be finite numbers") from None
+    if not (np.all(np.isfinite(vals)) and np.all(np.diff(vals) > 0)):
+        raise ModelFileError("the saved threshold quantiles must be finite and strictly increasing")
+    if not (np.all(np.diff(levs) > 0) and levs[0] > 0 and levs[-1] == 1.0):
+        raise ModelFileError(
+            "the saved threshold quantile_levels must be strictly increasing in (0, 1] and end at 1"
+        )
+    return tuple(float(v) for v in vals), tuple(float(v) for v in levs)
+
+
 @dataclass(frozen=True)
 class Threshold:
     """A decision threshold: a score strictly above ``value`` is anomalous."""
@@ -196,6 +253,10 @@ class Threshold:
     rate: float  # the target false-positive rate or contamination
     n_calibration: int
     calibration: str = "quantile"  # "quantile" or "autocorrelated" (see the module docstring)
+    # the calibration scores' sketch (see ``score_sketch``); None for thresholds set without
+    # scores and for model files saved before sketches existed
+    quantiles: tuple[float, ...] | None = None
+    quantile_levels: tuple[float, ...] | None = None
 
     @classmethod
     def at_fpr(
@@ -212,8 +273,15 @@ class Threshold:
         else:
             value = _quantile(scores, fpr)
         _warn_if_unresolved(scores, fpr, value, method)
+        quantiles, levels = score_sketch(scores)
         return cls(
-            value=value, method="fpr", rate=fpr, n_calibration=int(scores.size), calibration=method
+            value=value,
+            method="fpr",
+            rate=fpr,
+            n_calibration=int(scores.size),
+            calibration=method,
+            quantiles=quantiles,
+            quantile_levels=levels,
         )
 
     @classmethod
@@ -222,25 +290,48 @@ class Threshold:
         contamination = check_rate("contamination", contamination)
         scores = _check_scores(scores)
         value = float(np.quantile(scores, 1.0 - contamination, method="higher"))
+        quantiles, levels = score_sketch(scores)
         return cls(
-            value=value, method="contamination", rate=contamination, n_calibration=int(scores.size)
+            value=value,
+            method="contamination",
+            rate=contamination,
+            n_calibration=int(scores.size),
+            quantiles=quantiles,
+            quantile_levels=levels,
         )
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         """Boolean decisions: ``scores > value``."""
         return np.asarray(scores) > self.value
 
+    def implied_rate(self, value: float) -> float | None:
+        """The fraction of calibration scores strictly above ``value`` (the false-positive
+        rate a threshold at ``value`` implies on normal hold-out data), from the sketch:
+        exact when the sketch holds every distinct score, else an upper bound that is tight
+        at the sketch's points. None without a sketch."""
+        if self.quantiles is None or self.quantile_levels is None:
+            return None
+        i = int(np.searchsorted(np.asarray(self.quantiles), float(value), side="right"))
+        return 1.0 if i == 0 else float(1.0 - self.quantile_levels[i - 1])
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key in ("quantiles", "quantile_levels"):
+            if data[key] is None:
+                del data[key]  # files without a sketch read as before
+            else:
+                data[key] = list(data[key])
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Threshold:
         """A threshold read from a model file; ``ModelFileError`` naming what is malformed."""
         required = {"value", "method", "rate", "n_calibration"}
-        if not isinstance(data, dict) or not required <= set(data) <= required | {"calibration"}:
+        optional = {"calibration", "quantiles", "quantile_levels"}
+        if not isinstance(data, dict) or not required <= set(data) <= required | optional:
             raise ModelFileError(
                 f"the saved threshold must have the fields {sorted(required)} (and optionally "
-                f"'calibration'), got {str(data)[:120]}"
+                f"{sorted(optional)}), got {str(data)[:120]}"
             )
         value, method, rate, n_cal = (data[k] for k in ("value", "method", "rate", "n_calibration"))
         calibration = data.get("calibration", "quantile")
@@ -271,12 +362,21 @@ class Threshold:
             raise ModelFileError(
                 f"the saved threshold calibration must be one of {METHODS}, got {calibration!r:.40}"
             )
+        quantiles = levels = None
+        if "quantiles" in data or "quantile_levels" in data:
+            if "quantiles" not in data or "quantile_levels" not in data:
+                raise ModelFileError(
+                    "the saved threshold must hold both quantiles and quantile_levels, or neither"
+                )
+            quantiles, levels = _check_sketch(data["quantiles"], data["quantile_levels"])
         return cls(
             value=float(value),
             method=method,
             rate=float(rate),
             n_calibration=n_cal,
             calibration=calibration,
+            quantiles=quantiles,
+            quantile_levels=levels,
         )
 
 
