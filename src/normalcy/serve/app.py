@@ -34,11 +34,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from ..core.errors import InputError, ModelFileError, NormalcyError
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, ServeSettings
+from .ui import UI_PATHS, ui_router
 
 logger = logging.getLogger("normalcy.serve")
 
 MODEL_SUFFIX = ".normalcy"
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", *UI_PATHS})  # the UI page is public; its API calls are not
 # How JSON rows become a detector's input, by modality; a modality absent here (image)
 # cannot be scored through this service yet.
 TABLE_MODALITIES = ("tabular", "events")
@@ -293,6 +294,7 @@ def create_app(
         """Prometheus text exposition: requests, latency histogram, scores flagged."""
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
+    app.include_router(ui_router(loaded))  # the browser UI at /ui (see serve/ui.py)
     app.add_middleware(_Guard, settings=settings, metrics=metrics)
     return app
 
