@@ -5,7 +5,6 @@
 
 const TOKEN_KEY = "normalcy-token";
 const MAX_ROWS = 2000; // table rows drawn at once
-const STEPS = 1000; // threshold slider positions
 const UPLOAD = {
   image: { accept: "image/*", hint: "one or more images (PNG, JPEG, ...): heat maps over each" },
   tabular: { accept: ".csv,.parquet,.pq", hint: "a CSV or Parquet table, one row per sample" },
@@ -105,6 +104,7 @@ async function connect() {
 
 async function selectModel(name) {
   const model = state.models.find((m) => m.name === name);
+  delete document.body.dataset.model; // set again once the model is ready to score
   state.model = model;
   state.cal = null;
   state.calibrated = model.threshold ? model.threshold.value : null;
@@ -143,18 +143,21 @@ async function selectModel(name) {
   $("score").disabled = false;
   $("upload-hint").textContent = "Upload " + upload.hint + ".";
   setupSlider();
+  document.body.dataset.model = name;
 }
 
 // -- the threshold slider -----------------------------------------------------------------
-function sliderRange() {
+// The slider walks the distinct values a threshold can usefully take: the calibration
+// quantiles, the calibrated threshold and the scores on screen, in increasing order. Each
+// step changes what is flagged, and the upper tail (where thresholds live, and where the
+// sketch is densest) gets most of the track.
+function candidates() {
   const xs = [];
-  if (state.cal && state.cal.quantiles) xs.push(state.cal.quantiles[0], state.cal.quantiles[state.cal.quantiles.length - 1]);
+  if (state.cal && state.cal.quantiles) for (const q of state.cal.quantiles) xs.push(q);
   if (state.calibrated !== null) xs.push(state.calibrated);
-  if (state.result) xs.push(...extent(state.result.scores));
-  let [lo, hi] = extent(xs);
-  if (!(hi > lo)) { lo -= 1; hi += 1; }
-  const pad = (hi - lo) * 0.02;
-  return [lo - pad, hi + pad];
+  if (state.result) for (const s of state.result.scores) xs.push(s);
+  const sorted = Float64Array.from(xs.filter(Number.isFinite)).sort();
+  return sorted.filter((v, i) => i === 0 || v !== sorted[i - 1]);
 }
 
 function setupSlider() {
@@ -163,16 +166,17 @@ function setupSlider() {
   slider.disabled = !on;
   $("thr-reset").disabled = !on;
   if (on) {
-    const [lo, hi] = sliderRange();
-    state.range = [lo, hi];
-    slider.value = String(Math.round(((state.threshold - lo) / (hi - lo)) * STEPS));
+    state.steps = candidates();
+    slider.max = String(state.steps.length - 1);
+    let i = state.steps.findIndex((v) => v >= state.threshold);
+    if (i < 0) i = state.steps.length - 1;
+    slider.value = String(i);
   }
   showThreshold();
 }
 
 function onSlide() {
-  const [lo, hi] = state.range;
-  state.threshold = lo + ((hi - lo) * Number($("thr").value)) / STEPS;
+  state.threshold = state.steps[Number($("thr").value)];
   showThreshold();
   reflag();
 }
