@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -36,7 +37,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from ..core.errors import InputError, ModelFileError, NormalcyError
 from .inputs import SCORABLE_MODALITIES, TooLarge, map_entry, read_request
 from .metrics import CONTENT_TYPE, Metrics
-from .settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, ServeSettings
+from .settings import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_STREAMS,
+    DEFAULT_STREAM_IDLE_SECONDS,
+    ServeSettings,
+)
+from .stream_routes import stream_router
+from .streaming import StreamRegistry
 
 logger = logging.getLogger("normalcy.serve")
 
@@ -118,14 +127,22 @@ def create_app(
     token: str | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS,
 ) -> FastAPI:
     """The service over ``models`` (see the module docstring)."""
     settings = ServeSettings(
-        token=token, max_request_bytes=max_request_bytes, max_concurrency=max_concurrency
+        token=token,
+        max_request_bytes=max_request_bytes,
+        max_concurrency=max_concurrency,
+        max_streams=max_streams,
+        stream_idle_seconds=stream_idle_seconds,
     )
     loaded = {name: _Model(name, path) for name, path in model_paths(models).items()}
     metrics = Metrics()
     slots = asyncio.Semaphore(settings.max_concurrency)
+    streams = StreamRegistry(settings.max_streams, settings.stream_idle_seconds)
+    metrics.gauge("normalcy_streams", "Streams with state kept (WebSocket or HTTP).", streams)
 
     app = FastAPI(
         title="normalcy",
@@ -134,6 +151,7 @@ def create_app(
     app.state.models = loaded
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.streams = streams
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -225,6 +243,7 @@ def create_app(
         """Prometheus text exposition: requests, latency histogram, scores flagged."""
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
+    app.include_router(stream_router(loaded, streams, slots, settings, metrics))
     app.add_middleware(_Guard, settings=settings, metrics=metrics)
     return app
 
@@ -260,6 +279,11 @@ class _Guard:
         self._token = settings.token.encode() if settings.token is not None else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and not self._authorised(scope):
+            self.metrics.reject("auth")
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": "bearer token"})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -299,17 +323,27 @@ class _Guard:
                 )
             )
 
+    def _authorised(self, scope: dict) -> bool:
+        """Whether the request carries the token (``Authorization: Bearer``; a WebSocket
+        may instead give ``?access_token=``, as browsers cannot set its headers)."""
+        if self._token is None or scope["path"] in PUBLIC_PATHS:
+            return True
+        headers = dict(scope.get("headers") or [])
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token):
+            return True
+        if scope["type"] == "websocket":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            for value in query.get("access_token", []):
+                if hmac.compare_digest(value.encode("latin-1"), self._token):
+                    return True
+        return False
+
     def _refusal(self, scope: dict) -> tuple[str, Any] | None:
-        if self._token is not None and scope["path"] not in PUBLIC_PATHS:
-            headers = dict(scope.get("headers") or [])
-            auth = headers.get(b"authorization", b"")
-            scheme, _, given = auth.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token):
-                response = _error(
-                    401, "missing or wrong bearer token (Authorization: Bearer TOKEN)"
-                )
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return "auth", response
+        if not self._authorised(scope):
+            response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return "auth", response
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             try:
