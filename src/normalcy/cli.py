@@ -469,9 +469,9 @@ def serve(
         stream_idle_seconds=stream_idle_s,
     )
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
-        from .serve.app import create_app
+        from .serve.app import create_app, run_server
     except ImportError as exc:
         raise InputError(
             f"normalcy serve needs {exc.name}; install it with pip install 'normalcy[serve]'"
@@ -496,14 +496,7 @@ def serve(
         f"serving {len(api.state.models)} model(s) on http://{escape(host)}:{port} "
         f"({'token required' if settings.token else 'no token: loopback only'})"
     )
-    uvicorn.run(
-        api,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-        ws_max_size=settings.max_request_bytes,
-    )
+    run_server(api, settings)
 
 
 def available_suites() -> list[str]:

@@ -51,6 +51,7 @@ logger = logging.getLogger("normalcy.serve")
 
 MODEL_SUFFIX = ".normalcy"
 PUBLIC_PATHS = frozenset({"/health"})
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def model_paths(models: dict[str, Path] | Path | str) -> dict[str, Path]:
@@ -246,6 +247,21 @@ def create_app(
     app.include_router(stream_router(loaded, streams, slots, settings, metrics))
     app.add_middleware(_Guard, settings=settings, metrics=metrics)
     return app
+
+
+def run_server(app: FastAPI, settings: ServeSettings) -> None:
+    """Run ``app`` under uvicorn until SIGINT/SIGTERM; running requests then get up to
+    ``GRACEFUL_SHUTDOWN_SECONDS`` to finish."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws_max_size=settings.max_request_bytes,
+    )
 
 
 def _score(
