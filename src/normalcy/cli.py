@@ -449,6 +449,12 @@ def serve(
     max_concurrency: Annotated[
         int, typer.Option(help="Scoring requests run at once; more get 429.")
     ] = 4,
+    max_streams: Annotated[
+        int, typer.Option(help="Streams with state kept at once (least recently used evicted).")
+    ] = 64,
+    stream_idle_s: Annotated[
+        float, typer.Option(help="Drop a stream's state after this many idle seconds.")
+    ] = 600,
 ) -> None:
     """Serve saved models over HTTP (REST; OpenAPI docs at /docs). See docs/serve.md."""
     from .serve.settings import MB, ServeSettings
@@ -459,11 +465,13 @@ def serve(
         token=token or None,
         max_request_bytes=int(max_request_mb * MB),
         max_concurrency=max_concurrency,
+        max_streams=max_streams,
+        stream_idle_seconds=stream_idle_s,
     )
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
-        from .serve.app import create_app
+        from .serve.app import create_app, run_server
     except ImportError as exc:
         raise InputError(
             f"normalcy serve needs {exc.name}; install it with pip install 'normalcy[serve]'"
@@ -481,12 +489,14 @@ def serve(
         token=settings.token,
         max_request_bytes=settings.max_request_bytes,
         max_concurrency=settings.max_concurrency,
+        max_streams=settings.max_streams,
+        stream_idle_seconds=settings.stream_idle_seconds,
     )
     console.print(
         f"serving {len(api.state.models)} model(s) on http://{escape(host)}:{port} "
         f"({'token required' if settings.token else 'no token: loopback only'})"
     )
-    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    run_server(api, settings)
 
 
 def available_suites() -> list[str]:

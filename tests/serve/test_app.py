@@ -263,13 +263,13 @@ def test_series_json_and_csv(tmp_path):
         assert ".csv" in r.json()["detail"]
 
 
-def test_image_models_get_415(models):
-    class FakeImage:
-        modality = "image"
+def test_unservable_modality_gets_415(models):
+    class FakeGraph:
+        modality = "graph"
 
     app = create_app(models[0])
-    app.state.models["tab"].detector = FakeImage()
+    app.state.models["tab"].detector = FakeGraph()
     with TestClient(app) as c:
         r = c.post("/models/tab/score", json={"data": []})
         assert r.status_code == 415
-        assert "image" in r.json()["detail"]
+        assert "graph" in r.json()["detail"]

@@ -5,8 +5,10 @@ model at start-up with ``nc.load`` (verified, read-only; a bad file raises
 ``ModelFileError`` naming it) and returns a FastAPI app with:
 
 * ``GET /health`` (never needs the token), ``GET /models``, ``GET /models/{name}``,
-  ``POST /models/{name}/score`` (JSON ``{"data": ...}`` or a multipart CSV/Parquet
-  ``file``), ``GET /metrics`` (Prometheus text), and FastAPI's OpenAPI docs.
+  ``POST /models/{name}/score`` (JSON ``{"data": ...}``, a multipart CSV/Parquet ``file``,
+  or images as multipart ``files`` / JSON ``{"images": [base64, ...]}``, with their anomaly
+  maps under ``?maps=true``; see ``serve.inputs``), ``GET /metrics`` (Prometheus text), and
+  FastAPI's OpenAPI docs.
 * Bearer-token auth on everything but ``/health`` when a token is set (401 otherwise).
 * A request-size cap: 413 from ``Content-Length`` before reading, and while reading a body
   without one (the body is read at most up to the cap).
@@ -21,35 +23,36 @@ import asyncio
 import hmac
 import json
 import logging
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..core.errors import InputError, ModelFileError, NormalcyError
+from .inputs import SCORABLE_MODALITIES, TooLarge, map_entry, read_request
 from .metrics import CONTENT_TYPE, Metrics
-from .settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, ServeSettings
+from .settings import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_STREAMS,
+    DEFAULT_STREAM_IDLE_SECONDS,
+    ServeSettings,
+)
+from .stream_routes import stream_router
+from .streaming import StreamRegistry
 from .ui import UI_PATHS, ui_router
 
 logger = logging.getLogger("normalcy.serve")
 
 MODEL_SUFFIX = ".normalcy"
 PUBLIC_PATHS = frozenset({"/health", *UI_PATHS})  # the UI page is public; its API calls are not
-# How JSON rows become a detector's input, by modality; a modality absent here (image)
-# cannot be scored through this service yet.
-TABLE_MODALITIES = ("tabular", "events")
-UPLOAD_MODALITIES = ("tabular", "events", "series")
-UPLOAD_SUFFIXES = (".csv", ".parquet", ".pq")
-JSON_MODALITIES = ("tabular", "events", "series", "logs")
-
-
-class _TooLarge(Exception):
-    pass
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def model_paths(models: dict[str, Path] | Path | str) -> dict[str, Path]:
@@ -120,71 +123,28 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def _json_input(det: Any, data: Any) -> Any:
-    """The detector input for the ``data`` of a JSON body."""
-    modality = det.modality
-    if not isinstance(data, list):
-        raise InputError(
-            f'"data" must be a JSON list (rows, points or sessions), got {type(data).__name__}'
-        )
-    if modality in TABLE_MODALITIES:
-        import pandas as pd
-
-        if data and all(isinstance(row, dict) for row in data):
-            return pd.DataFrame.from_records(data)
-        if not all(isinstance(row, list) for row in data):
-            raise InputError('"data" must be a list of rows: all lists or all objects')
-        widths = {len(row) for row in data}
-        if len(widths) > 1:
-            raise InputError(f'the rows of "data" have different lengths: {sorted(widths)}')
-        frame = pd.DataFrame(data)
-        names = getattr(det, "feature_names_in_", None)
-        if names is not None and len(names) == frame.shape[1]:
-            frame.columns = list(names)  # rows given by position: the fitted columns' order
-        return frame
-    if modality == "series":
-        import numpy as np
-
-        try:
-            return np.asarray(data, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f'series "data" must be a list of numbers or of equal-length lists of numbers: {exc}'
-            ) from None
-    return data  # logs: sessions as lists of event keys, records or raw lines
-
-
-def _read_upload(modality: str, filename: str, content: bytes) -> Any:
-    """An uploaded table, read by the modality's own reader (as the CLI reads it)."""
-    from ..core.modality import get_modality
-
-    suffix = Path(filename or "").suffix.lower() or ".csv"
-    if suffix not in UPLOAD_SUFFIXES:
-        raise InputError(f"cannot read upload {filename!r}: expected a .csv or .parquet file")
-    reader = get_modality(modality).resolve("reader")
-    with tempfile.TemporaryDirectory(prefix="normalcy-serve-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(content)
-        try:
-            return reader(path)
-        except InputError as exc:
-            raise InputError(str(exc).replace(str(path), filename or "the upload")) from None
-
-
 def create_app(
     models: dict[str, Path] | Path | str,
     *,
     token: str | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS,
 ) -> FastAPI:
     """The service over ``models`` (see the module docstring)."""
     settings = ServeSettings(
-        token=token, max_request_bytes=max_request_bytes, max_concurrency=max_concurrency
+        token=token,
+        max_request_bytes=max_request_bytes,
+        max_concurrency=max_concurrency,
+        max_streams=max_streams,
+        stream_idle_seconds=stream_idle_seconds,
     )
     loaded = {name: _Model(name, path) for name, path in model_paths(models).items()}
     metrics = Metrics()
     slots = asyncio.Semaphore(settings.max_concurrency)
+    streams = StreamRegistry(settings.max_streams, settings.stream_idle_seconds)
+    metrics.gauge("normalcy_streams", "Streams with state kept (WebSocket or HTTP).", streams)
 
     app = FastAPI(
         title="normalcy",
@@ -193,6 +153,7 @@ def create_app(
     app.state.models = loaded
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.streams = streams
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -220,14 +181,22 @@ def create_app(
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "properties": {"data": {"type": "array"}},
-                            "required": ["data"],
+                            "properties": {
+                                "data": {"type": "array"},
+                                "images": {"type": "array", "items": {"type": "string"}},
+                            },
                         }
                     },
                     "multipart/form-data": {
                         "schema": {
                             "type": "object",
-                            "properties": {"file": {"type": "string", "format": "binary"}},
+                            "properties": {
+                                "file": {"type": "string", "format": "binary"},
+                                "files": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                },
+                            },
                         }
                     },
                 },
@@ -235,14 +204,16 @@ def create_app(
             }
         },
     )
-    async def score(name: str, request: Request) -> Any:
-        """Score a batch: JSON ``{"data": rows | points | sessions}`` or a CSV/Parquet
-        upload (multipart ``file``). Returns scores, labels (if calibrated) and threshold."""
+    async def score(name: str, request: Request, maps: bool = False) -> Any:
+        """Score a batch: JSON ``{"data": rows | points | sessions}``, a CSV/Parquet upload
+        (multipart ``file``) or images (multipart ``files`` or JSON ``{"images": [base64]}``).
+        Returns scores, labels (if calibrated), threshold and, with ``?maps=true``, the
+        anomaly maps of image detectors."""
         if name not in loaded:
             return _error(404, f"unknown model {name!r}; served models: {sorted(loaded)}")
         model = loaded[name]
         det = model.detector
-        if det.modality not in JSON_MODALITIES:
+        if det.modality not in SCORABLE_MODALITIES:
             return _error(
                 415,
                 f"model {name!r} is a {det.modality} detector; scoring {det.modality} data "
@@ -255,58 +226,62 @@ def create_app(
             )
         async with slots:
             try:
-                X = await _request_input(request, det)
-                res = await run_in_threadpool(_score, det, X, model.lock)
+                build = await read_request(request, det)
+                res, map_list = await run_in_threadpool(_score, det, build, model.lock, maps)
+            except TooLarge as exc:
+                return _error(413, str(exc))
             except NormalcyError as exc:
                 return _error(422, str(exc))
         labels = res.labels.tolist() if res.labels is not None else None
         flagged = int(res.labels.sum()) if res.labels is not None else 0
         metrics.observe_scores(name, len(res.scores), flagged)
-        return {"scores": res.scores.tolist(), "labels": labels, "threshold": _threshold(det)}
-
-    async def _request_input(request: Request, det: Any) -> Any:
-        modality = det.modality
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "multipart/form-data":
-            if modality not in UPLOAD_MODALITIES:
-                raise InputError(
-                    f'{modality} detectors take a JSON body {{"data": ...}}, not an upload'
-                )
-            form = await request.form(max_files=1, max_fields=10)
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise InputError('the upload must be a multipart file field named "file"')
-            content = await upload.read()
-            return await run_in_threadpool(_read_upload, modality, upload.filename or "", content)
-        body = await request.body()
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise InputError(
-                f'the body must be JSON {{"data": ...}} or a multipart CSV upload: {exc}'
-            ) from None
-        if not isinstance(payload, dict) or "data" not in payload:
-            raise InputError('the JSON body must be an object with a "data" field')
-        return _json_input(det, payload["data"])
+        body = {"scores": res.scores.tolist(), "labels": labels, "threshold": _threshold(det)}
+        if maps:
+            body["maps"] = map_list
+        return body
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         """Prometheus text exposition: requests, latency histogram, scores flagged."""
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
+    app.include_router(stream_router(loaded, streams, slots, settings, metrics))
     app.include_router(ui_router(loaded))  # the browser UI at /ui (see serve/ui.py)
     app.add_middleware(_Guard, settings=settings, metrics=metrics)
     return app
 
 
-def _score(det: Any, X: Any, lock: threading.Lock) -> Any:
+def run_server(app: FastAPI, settings: ServeSettings) -> None:
+    """Run ``app`` under uvicorn until SIGINT/SIGTERM; running requests then get up to
+    ``GRACEFUL_SHUTDOWN_SECONDS`` to finish."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws_max_size=settings.max_request_bytes,
+    )
+
+
+def _score(
+    det: Any, build: Callable[[], Any], lock: threading.Lock, maps: bool
+) -> tuple[Any, list[dict[str, Any]] | None]:
+    """Build the input, score it (one call per model at a time) and, if asked, format the
+    maps; runs in a worker thread."""
     try:
+        X = build()
         with lock:
-            return det.score(X)
+            res = det.score(X)
     except NormalcyError:
         raise
     except (ValueError, TypeError) as exc:  # what validation let through: still bad input
         raise InputError(f"cannot score this input: {exc}") from None
+    if not maps or res.maps is None:
+        return res, None
+    return res, [map_entry(m) for m in res.maps]
 
 
 class _Guard:
@@ -322,6 +297,11 @@ class _Guard:
         self._token = settings.token.encode() if settings.token is not None else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and not self._authorised(scope):
+            self.metrics.reject("auth")
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": "bearer token"})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -361,17 +341,27 @@ class _Guard:
                 )
             )
 
+    def _authorised(self, scope: dict) -> bool:
+        """Whether the request carries the token (``Authorization: Bearer``; a WebSocket
+        may instead give ``?access_token=``, as browsers cannot set its headers)."""
+        if self._token is None or scope["path"] in PUBLIC_PATHS:
+            return True
+        headers = dict(scope.get("headers") or [])
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token):
+            return True
+        if scope["type"] == "websocket":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            for value in query.get("access_token", []):
+                if hmac.compare_digest(value.encode("latin-1"), self._token):
+                    return True
+        return False
+
     def _refusal(self, scope: dict) -> tuple[str, Any] | None:
-        if self._token is not None and scope["path"] not in PUBLIC_PATHS:
-            headers = dict(scope.get("headers") or [])
-            auth = headers.get(b"authorization", b"")
-            scheme, _, given = auth.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token):
-                response = _error(
-                    401, "missing or wrong bearer token (Authorization: Bearer TOKEN)"
-                )
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return "auth", response
+        if not self._authorised(scope):
+            response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return "auth", response
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Sized
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -31,6 +32,11 @@ class Metrics:
         self._scored: dict[str, int] = defaultdict(int)
         self._flagged: dict[str, int] = defaultdict(int)
         self._rejected: dict[str, int] = defaultdict(int)
+        self._gauges: dict[str, tuple[str, Sized]] = {}
+
+    def gauge(self, name: str, help_text: str, source: Sized) -> None:
+        """Expose ``len(source)`` as gauge ``name`` (read at every ``render``)."""
+        self._gauges[name] = (help_text, source)
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -88,9 +94,15 @@ class Metrics:
                 out.append(f"normalcy_flagged_total{_labels(model=model)} {n}")
             out += [
                 "# HELP normalcy_rejected_total Requests refused before reaching a model, by "
-                "reason (auth, too_large, busy).",
+                "reason (auth, too_large, busy, streams_full).",
                 "# TYPE normalcy_rejected_total counter",
             ]
             for reason, n in sorted(self._rejected.items()):
                 out.append(f"normalcy_rejected_total{_labels(reason=reason)} {n}")
+            for name, (help_text, source) in sorted(self._gauges.items()):
+                out += [
+                    f"# HELP {name} {help_text}",
+                    f"# TYPE {name} gauge",
+                    f"{name} {len(source)}",
+                ]
         return "\n".join(out) + "\n"

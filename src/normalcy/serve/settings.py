@@ -11,6 +11,8 @@ from ..core.errors import InputError
 MB = 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 32 * MB
 DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_MAX_STREAMS = 64
+DEFAULT_STREAM_IDLE_SECONDS = 600.0
 TOKEN_ENV = "NORMALCY_SERVE_TOKEN"
 
 
@@ -32,6 +34,8 @@ class ServeSettings:
     ``token``: bearer token required on every endpoint but ``/health`` (None = no auth,
     allowed on a loopback host only). ``max_request_bytes``: larger bodies get 413.
     ``max_concurrency``: scoring requests running at once; more get 429.
+    ``max_streams``: streams with state kept at once (see ``serve.streaming``);
+    ``stream_idle_seconds``: a stream unused this long is dropped.
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +43,8 @@ class ServeSettings:
     token: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_streams: int = DEFAULT_MAX_STREAMS
+    stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS
 
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
@@ -51,6 +57,12 @@ class ServeSettings:
             )
         if self.max_concurrency < 1:
             raise InputError(f"--max-concurrency must be at least 1, got {self.max_concurrency}")
+        if self.max_streams < 1:
+            raise InputError(f"--max-streams must be at least 1, got {self.max_streams}")
+        if not self.stream_idle_seconds > 0:
+            raise InputError(
+                f"--stream-idle-s must be positive, got {self.stream_idle_seconds} seconds"
+            )
         if self.token is None and not is_loopback(self.host):
             raise InputError(
                 f"refusing to serve on {self.host!r} without a token: anyone who can reach it "
