@@ -42,7 +42,7 @@ def _strip_sketch(src, dst):
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ui-models")
     rng = np.random.default_rng(0)
-    det = nc.create("ecod").fit(rng.normal(size=(200, 3)))
+    det = nc.create("fedpca").fit(rng.normal(size=(200, 3)))
     det.save(folder / "raw.normalcy")
     det.calibrate(rng.normal(size=(400, 3)), fpr=0.05)
     det.save(folder / "cal.normalcy")
