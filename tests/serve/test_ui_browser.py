@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,8 @@ def artifacts(tmp_path_factory, pytestconfig) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """A live service over three calibrated models; yields (base url, test files)."""
+    """A live service over three calibrated models: its base url, the files to upload, the
+    Chromium to drive and the fitted tabular and image models."""
     import torch
 
     import normalcy as nc
@@ -127,20 +129,21 @@ def served(tmp_path_factory):
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
     files = {"images": test_images, "csv": folder / "rows.csv", "series": folder / "series.csv"}
-    yield f"http://127.0.0.1:{port}", files, chromium
+    yield SimpleNamespace(
+        base=f"http://127.0.0.1:{port}", files=files, chromium=chromium, tab=tab, pc=pc
+    )
     server.should_exit = True
     thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def page(served, artifacts):
-    base, _, chromium = served
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=served.chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(base + "/ui")
+        page.goto(served.base + "/ui")
         page.wait_for_selector("#status.bad")  # no token yet: the page says it needs one
         page.fill("#token", TOKEN)
         page.click("#connect")
@@ -175,9 +178,11 @@ def _drag_threshold(page, start: float, end: float) -> None:
 
 
 def test_csv_upload_shows_flags_and_the_threshold_moves_the_fpr(page, served, artifacts):
-    _, files, _ = served
+    files = served.files
     _pick(page, "tab")
-    assert "FPR on calibration scores" in page.inner_text("#fpr")
+    threshold = served.tab.threshold
+    implied = threshold.implied_rate(threshold.value)
+    assert f"(≈ {round(implied * 500)} of 500)" in page.inner_text("#fpr")  # as Python says
     assert _score(page, [files["csv"]]) == "done", page.inner_text("#error")
     assert page.locator("#table tbody tr").count() == 40
     flagged = page.eval_on_selector_all(
@@ -200,7 +205,7 @@ def test_csv_upload_shows_flags_and_the_threshold_moves_the_fpr(page, served, ar
 
 
 def test_series_upload_draws_the_timeline(page, served, artifacts):
-    _, files, _ = served
+    files = served.files
     _pick(page, "ser")
     assert _score(page, [files["series"]]) == "done", page.inner_text("#error")
     assert page.get_attribute("#timeline", "data-drawn") == "timeline"
@@ -210,7 +215,7 @@ def test_series_upload_draws_the_timeline(page, served, artifacts):
 
 
 def test_mtd_images_get_heat_maps_over_each_image(page, served, artifacts):
-    _, files, _ = served
+    files = served.files
     _pick(page, "pc")
     state = _score(page, files["images"])
     if state == "error" and "415" in page.inner_text("#error"):

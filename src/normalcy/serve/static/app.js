@@ -386,7 +386,9 @@ function drawMaps() {
   const res = state.result;
   const maps = res.maps || [];
   const [lo, hi] = mapScale(maps);
-  drawColorbar(lo, hi);
+  const anyMap = maps.some((m) => m);
+  document.querySelector(".colorbar").hidden = !anyMap; // a model that does not localise
+  if (anyMap) drawColorbar(lo, hi);
   const alpha = Number($("opacity").value) / 100;
   const figures = res.images.map((bitmap, i) => {
     const fig = document.createElement("figure");
