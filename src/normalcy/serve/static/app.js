@@ -110,22 +110,24 @@ async function selectModel(name) {
   state.calibrated = model.threshold ? model.threshold.value : null;
   state.threshold = state.calibrated;
   clearResults();
-  const meta = $("meta");
-  const rows = [["detector", model.detector], ["modality", model.modality], ["paper", model.paper || "n/a"]];
-  const t = model.threshold;
-  rows.push(["threshold", t ? `${fmt(t.value)} (${t.method} = ${t.rate}, ${t.calibration || "quantile"}, n = ${t.n_calibration})` : "not calibrated"]);
-  meta.replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = v;
-    return [dt, dd];
-  }));
+  let info = null;
   try {
-    const info = await api(`/models/${encodeURIComponent(name)}`);
+    info = await api(`/models/${encodeURIComponent(name)}`);
     $("params").textContent = JSON.stringify(info.params, null, 2);
     $("params-box").hidden = false;
   } catch (e) {
     $("params-box").hidden = true;
   }
+  if (state.model !== model) return; // another model was picked meanwhile
+  const t = (info && info.threshold) || model.threshold; // the file's threshold names its method
+  const how = t && t.calibration ? `, ${t.calibration} calibration` : "";
+  const rows = [["detector", model.detector], ["modality", model.modality], ["paper", model.paper || "n/a"]];
+  rows.push(["threshold", t ? `${fmt(t.value)} (${t.method} = ${t.rate}${how}, n = ${t.n_calibration})` : "not calibrated"]);
+  $("meta").replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v;
+    return [dt, dd];
+  }));
   $("thr-note").textContent = "";
   if (t) {
     try {
@@ -133,6 +135,7 @@ async function selectModel(name) {
     } catch (e) {
       $("thr-note").textContent = e.message.replace(/^\d+: /, "");
     }
+    if (state.model !== model) return;
   } else {
     $("thr-note").textContent = "This model is not calibrated: no threshold, no flags. Calibrate it on held-out normal data (normalcy calibrate).";
   }
@@ -229,6 +232,7 @@ async function score() {
       form.append("file", files[0], files[0].name);
       body = await api(url, { method: "POST", body: form });
     }
+    if (state.model !== model) return; // another model was picked meanwhile
     const scores = body.scores;
     const names = model.modality === "image" ? files.map((f) => f.name)
       : scores.map((_, i) => (model.modality === "series" ? `step ${i}` : `row ${i}`));
