@@ -234,6 +234,7 @@ def _saved(**sketch):
         {"quantiles": list(range(1002)), "quantile_levels": [(i + 1) / 1002 for i in range(1002)]},
         {"quantiles": {"a": 1}, "quantile_levels": [1.0]},
         {"quantiles": [[1.0]], "quantile_levels": [1.0]},
+        {"quantiles": list(range(11)), "quantile_levels": [(i + 1) / 11 for i in range(11)]},
     ],
 )
 def test_hostile_sketches_are_model_file_errors(sketch):

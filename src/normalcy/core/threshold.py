@@ -369,6 +369,11 @@ class Threshold:
                     "the saved threshold must hold both quantiles and quantile_levels, or neither"
                 )
             quantiles, levels = _check_sketch(data["quantiles"], data["quantile_levels"])
+            if len(quantiles) > n_cal:
+                raise ModelFileError(
+                    f"the saved threshold has {len(quantiles)} quantiles of only {n_cal} "
+                    "calibration scores"
+                )
         return cls(
             value=float(value),
             method=method,
