@@ -12,13 +12,20 @@ Set-up
     ``--max-concurrency 4``) in a subprocess on a free loopback port.
 
 Load
-    A bounded async httpx generator (one process, keep-alive connections): ``concurrency``
-    workers each send their next request as soon as the previous one is answered, for
-    ``seconds`` (after a warm-up of a few requests). Latency is measured per request by the
-    client (send to full response); throughput is answered requests / wall time.
+    A bounded async generator (one process, asyncio, keep-alive connections):
+    ``concurrency`` workers each send their next request as soon as the previous one is
+    answered, for ``seconds`` (after a warm-up of a few requests). Requests are built by
+    httpx once and sent by a minimal HTTP/1.1 client (``raw``), because httpx itself costs
+    several times the server's CPU per small request and, on a 2-core machine, would
+    measure the generator; ``tabular_1`` is also run with httpx (``client=httpx``) for
+    comparison. Latency is measured per request by the client (send to full response);
+    throughput is answered requests / wall time. ``server_cpu_ms`` is the server process's
+    CPU time (user + system, from /proc) per answered request, and
+    ``server_capacity_rps`` its inverse: what one dedicated core would serve.
 
 Scenarios
-    * ``tabular_1``: one row per request (JSON rows by position), 8 workers;
+    * ``tabular_1``: one row per request (JSON rows by position), 4 workers (the service's
+      max-concurrency);
     * ``tabular_1000``: 1,000 rows per request, 4 workers;
     * ``patchcore_256``: one 256 x 256 PNG (multipart), 2 workers;
     * ``overload``: 4 x max-concurrency = 16 workers on ``tabular_1000`` while a 17th
@@ -218,43 +225,102 @@ class _Server:
 
 
 # -- the load generator ---------------------------------------------------------------------
+class _RawConnection:
+    """A minimal HTTP/1.1 keep-alive client for prebuilt requests (responses carry a
+    Content-Length, as every answer of the service does): about a tenth of httpx's CPU per
+    request, so on a small machine the generator does not starve the server it measures."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            self.writer.write(raw)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").lower().split("\r\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.close()
+            raise
+        if headers.get("connection") == "close":
+            self.close()
+        return int(lines[0].split()[1]), body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _raw_request(url: str, path: str, kwargs: dict[str, Any]) -> bytes:
+    """The bytes of an HTTP/1.1 POST built by httpx from ``kwargs`` (json=, files=)."""
+    import httpx
+
+    request = httpx.Request("POST", url + path, **kwargs)
+    body = request.read()
+    target = request.url.raw_path.decode()
+    head = f"POST {target} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in request.headers.items()
+    )
+    return head.encode() + b"\r\n" + body
+
+
 async def _load(
     server: Any,
     path: str,
-    make_request: Any,
+    variants: list[dict[str, Any]],
     concurrency: int,
     seconds: float,
     check: Any = None,
+    client: str = "raw",
     warmup: int = 3,
 ) -> Load:
-    """``concurrency`` workers, each sending ``make_request(i)`` (httpx request kwargs)
-    back to back for ``seconds``; ``check(i, body)`` verifies an answered request."""
+    """``concurrency`` workers, each sending request ``i`` (httpx kwargs ``variants[i % n]``)
+    back to back for ``seconds`` with the ``raw`` or the ``httpx`` client;
+    ``check(i, body)`` verifies an answered request."""
     import httpx
 
-    limits = httpx.Limits(max_connections=concurrency + 1, max_keepalive_connections=concurrency)
     result = Load()
-    async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+    limits = httpx.Limits(max_connections=concurrency + 1, max_keepalive_connections=concurrency)
+    raws = [_raw_request(server.url, path, v) for v in variants]
+    async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as http:
+
+        async def send(i: int, conn: _RawConnection) -> tuple[int, bytes]:
+            if client == "raw":
+                return await conn.request(raws[i % len(raws)])
+            response = await http.post(path, **variants[i % len(variants)])
+            return response.status_code, response.content
+
+        warm = _RawConnection(server.url)
         for i in range(warmup):
-            await client.post(path, **make_request(i))
+            await send(i, warm)
+        warm.close()
         counter = iter(range(10**9))
         start = time.perf_counter()
         stop_at = start + seconds
         cpu0, server0 = time.process_time(), server.cpu_seconds()
 
         async def worker() -> None:
+            conn = _RawConnection(server.url)
             while time.perf_counter() < stop_at:
                 i = next(counter)
                 t0 = time.perf_counter()
                 try:
-                    response = await client.post(path, **make_request(i))
-                except httpx.HTTPError:
+                    status, content = await send(i, conn)
+                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError):
                     result.errors += 1
                     continue
                 result.latencies.append(time.perf_counter() - t0)
-                status = response.status_code
                 result.statuses[status] = result.statuses.get(status, 0) + 1
-                if status == 200 and check is not None and not check(i, response.content):
+                if status == 200 and check is not None and not check(i, content):
                     result.wrong += 1
+            conn.close()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.wall = time.perf_counter() - start
@@ -264,29 +330,29 @@ async def _load(
 
 
 async def _health_during(url: str, until: asyncio.Event) -> Load:
-    import httpx
-
     result = Load()
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        start = time.perf_counter()
-        while not until.is_set():
-            t0 = time.perf_counter()
-            try:
-                response = await client.get("/health")
-            except httpx.HTTPError:
-                result.errors += 1
-                continue
-            result.latencies.append(time.perf_counter() - t0)
-            result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
-            await asyncio.sleep(0.02)
-        result.wall = time.perf_counter() - start
+    conn = _RawConnection(url)
+    raw = f"GET /health HTTP/1.1\r\nHost: {url.removeprefix('http://')}\r\n\r\n".encode()
+    start = time.perf_counter()
+    while not until.is_set():
+        t0 = time.perf_counter()
+        try:
+            status, _ = await conn.request(raw)
+        except (OSError, asyncio.IncompleteReadError):
+            result.errors += 1
+            continue
+        result.latencies.append(time.perf_counter() - t0)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        await asyncio.sleep(0.02)
+    result.wall = time.perf_counter() - start
+    conn.close()
     return result
 
 
-async def _overload(server: Any, path: str, make_request: Any, check: Any, seconds: float):
+async def _overload(server: Any, path: str, variants: list, check: Any, seconds: float) -> Any:
     done = asyncio.Event()
     health_task = asyncio.create_task(_health_during(server.url, done))
-    load = await _load(server, path, make_request, 4 * MAX_CONCURRENCY, seconds, check)
+    load = await _load(server, path, variants, 4 * MAX_CONCURRENCY, seconds, check)
     done.set()
     return load, await health_task
 
@@ -311,25 +377,28 @@ def _checker(det: Any, requests: list[dict[str, Any]]) -> Any:
 
 
 def _scenario(
-    scenario: str, name: str, fitted: dict[str, Any], server: _Server, seconds: float, png: bytes
+    scenario: str,
+    name: str,
+    fitted: dict[str, Any],
+    server: _Server,
+    seconds: float,
+    png: bytes,
+    client: str = "raw",
 ) -> dict[str, Any]:
-    row: dict[str, Any] = {"scenario": scenario, "detector": name}
+    row: dict[str, Any] = {"scenario": scenario, "detector": name, "client": client}
     if scenario == "patchcore_256":
         path = "/models/patchcore/score"
-        files = {"files": ("tile.png", png, "image/png")}
-        load = asyncio.run(_load(server, path, lambda i: {"files": files}, 2, seconds))
+        variants = [{"files": {"files": ("tile.png", png, "image/png")}}]
+        load = asyncio.run(_load(server, path, variants, 2, seconds, client=client))
         row.update(rows_per_request=1, concurrency=2, **load.row())
+        row["lost"] = load.wrong + row["errors"]
         return row
     n_rows = 1 if scenario == "tabular_1" else 1000
     requests = _table_requests(n_rows)
     check = _checker(fitted[name], requests)
     path = f"/models/{name}/score"
-
-    def make(i: int) -> dict[str, Any]:
-        return requests[i % len(requests)]
-
     if scenario == "overload":
-        load, health = asyncio.run(_overload(server, path, make, check, seconds))
+        load, health = asyncio.run(_overload(server, path, requests, check, seconds))
         row.update(rows_per_request=n_rows, concurrency=4 * MAX_CONCURRENCY, **load.row())
         row["health_ok"] = health.statuses.get(200, 0)
         row["health_failed"] = health.errors + sum(
@@ -337,9 +406,10 @@ def _scenario(
         )
         row["health_p99_ms"] = health.row()["p99_ms"]
     else:
-        concurrency = 8 if n_rows == 1 else 4
-        load = asyncio.run(_load(server, path, make, concurrency, seconds, check))
-        row.update(rows_per_request=n_rows, concurrency=concurrency, **load.row())
+        load = asyncio.run(
+            _load(server, path, requests, MAX_CONCURRENCY, seconds, check, client=client)
+        )
+        row.update(rows_per_request=n_rows, concurrency=MAX_CONCURRENCY, **load.row())
     row["lost"] = load.wrong + row["errors"]
     return row
 
@@ -363,6 +433,7 @@ def run(
     seconds = float(limit) if limit else (QUICK_SECONDS if quick else SECONDS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    load_before = _loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="normalcy-bench-serve-"))
     rows: list[dict[str, Any]] = []
     try:
@@ -373,8 +444,11 @@ def run(
             server.wait_ready()
             for scenario in scenarios:
                 for name in ["patchcore"] if scenario == "patchcore_256" else names:
-                    rows.append(_scenario(scenario, name, fitted, server, seconds, png))
-                    print(json.dumps(rows[-1]), flush=True)
+                    clients = ("raw", "httpx") if scenario == "tabular_1" else ("raw",)
+                    for client in clients:
+                        row = _scenario(scenario, name, fitted, server, seconds, png, client)
+                        rows.append(row)
+                        print(json.dumps(row), flush=True)
         finally:
             server.stop()
     finally:
@@ -383,8 +457,17 @@ def run(
     csv = out_dir / "serve.csv"
     frame.to_csv(csv, index=False)
     source = fitted.get("_image_source", "none")
-    (out_dir / "serve.md").write_text(_markdown(frame, seconds, source) + "\n")
+    busy = f"load average {load_before} before, {_loadavg()} after"
+    (out_dir / "serve.md").write_text(_markdown(frame, seconds, source, busy) + "\n")
     return csv
+
+
+def _loadavg() -> str:
+    """The 1-minute load average (other work sharing the machine), or "n/a"."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
 
 
 def machine() -> str:
@@ -394,12 +477,13 @@ def machine() -> str:
     )
 
 
-def _markdown(frame: Any, seconds: float, image_source: str) -> str:
+def _markdown(frame: Any, seconds: float, image_source: str, busy: str) -> str:
     cols = [
         c
         for c in (
             "scenario",
             "detector",
+            "client",
             "rows_per_request",
             "concurrency",
             "requests",
@@ -424,6 +508,6 @@ def _markdown(frame: Any, seconds: float, image_source: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return (
         f"Service benchmark (`normalcy bench serve`), {seconds:g} s per scenario, "
-        f"loopback, server and load generator on one machine ({machine()}); patchcore fitted on "
-        f"{image_source}.\n\n" + "\n".join(lines)
+        f"loopback, server and load generator on one machine ({machine()}; {busy}); "
+        f"patchcore fitted on {image_source}.\n\n" + "\n".join(lines)
     )
