@@ -478,6 +478,10 @@ def serve(
         ) from None
     import logging
 
+    # one JSON line per request: skip what the lines do not show (the logging docs'
+    # "Optimization" advice): caller lookup, thread and process names
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log = logging.getLogger("normalcy.serve")
     if not log.handlers:
         handler = logging.StreamHandler()

@@ -20,9 +20,11 @@ model at start-up with ``nc.load`` (verified, read-only; a bad file raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +55,10 @@ logger = logging.getLogger("normalcy.serve")
 MODEL_SUFFIX = ".normalcy"
 PUBLIC_PATHS = frozenset({"/health", *UI_PATHS})  # the UI page is public; its API calls are not
 GRACEFUL_SHUTDOWN_SECONDS = 30
+# A small JSON request (``inputs.INLINE_MAX_BYTES``) is scored on the event loop, not in a
+# worker thread, while its model scores such requests in less than this (a thread hand-off
+# costs more than scoring one row; a slower model keeps the loop free by using threads).
+INLINE_MAX_SECONDS = 0.002
 
 
 def model_paths(models: dict[str, Path] | Path | str) -> dict[str, Path]:
@@ -93,8 +99,21 @@ class _Model:
         # one scoring call per model at a time: torch modules and some PyOD estimators keep
         # per-call buffers, so concurrent calls on one detector are not known to be safe
         self.lock = threading.Lock()
+        # recent seconds to score a small request (moving average; inf until measured):
+        # small requests are scored on the event loop only while this stays tiny
+        self.small_cost = math.inf
         desc.pop("path", None)  # do not show the server's file layout
         self.description = {"name": name, **desc}
+
+    def inline(self) -> bool:
+        """Whether a small request may be scored on the event loop now: its recent cost is
+        below ``INLINE_MAX_SECONDS`` and no worker thread is scoring this model (the lock
+        is then held by the caller, who must release it)."""
+        return self.small_cost < INLINE_MAX_SECONDS and self.lock.acquire(blocking=False)
+
+    def note_small_cost(self, seconds: float) -> None:
+        cost = self.small_cost
+        self.small_cost = seconds if math.isinf(cost) else 0.7 * cost + 0.3 * seconds
 
     def summary(self) -> dict[str, Any]:
         det = self.detector
@@ -226,8 +245,18 @@ def create_app(
             )
         async with slots:
             try:
-                build = await read_request(request, det)
-                res, map_list = await run_in_threadpool(_score, det, build, model.lock, maps)
+                build, small = await read_request(request, det)
+                if small and model.inline():
+                    try:  # a tiny request to a fast model: cheaper here than in a thread
+                        res, map_list, seconds = _score(det, build, None, maps)
+                    finally:
+                        model.lock.release()
+                else:
+                    res, map_list, seconds = await run_in_threadpool(
+                        _score, det, build, model.lock, maps
+                    )
+                if small:
+                    model.note_small_cost(seconds)
             except TooLarge as exc:
                 return _error(413, str(exc))
             except NormalcyError as exc:
@@ -238,7 +267,7 @@ def create_app(
         body = {"scores": res.scores.tolist(), "labels": labels, "threshold": _threshold(det)}
         if maps:
             body["maps"] = map_list
-        return body
+        return JSONResponse(body)  # plain json.dumps: no per-float encoding by FastAPI
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
@@ -267,21 +296,24 @@ def run_server(app: FastAPI, settings: ServeSettings) -> None:
 
 
 def _score(
-    det: Any, build: Callable[[], Any], lock: threading.Lock, maps: bool
-) -> tuple[Any, list[dict[str, Any]] | None]:
-    """Build the input, score it (one call per model at a time) and, if asked, format the
-    maps; runs in a worker thread."""
+    det: Any, build: Callable[[], Any], lock: threading.Lock | None, maps: bool
+) -> tuple[Any, list[dict[str, Any]] | None, float]:
+    """Build the input, score it (one call per model at a time: under ``lock``, or with
+    the lock already held when ``lock`` is None) and, if asked, format the maps; also
+    returns the seconds spent building and scoring."""
+    start = time.perf_counter()
     try:
         X = build()
-        with lock:
+        with lock if lock is not None else contextlib.nullcontext():
             res = det.score(X)
     except NormalcyError:
         raise
     except (ValueError, TypeError) as exc:  # what validation let through: still bad input
         raise InputError(f"cannot score this input: {exc}") from None
+    seconds = time.perf_counter() - start
     if not maps or res.maps is None:
-        return res, None
-    return res, [map_entry(m) for m in res.maps]
+        return res, None, seconds
+    return res, [map_entry(m) for m in res.maps], seconds
 
 
 class _Guard:

@@ -22,6 +22,7 @@ import io
 import json
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ SCORABLE_MODALITIES = JSON_MODALITIES + IMAGE_MODALITIES
 MAX_IMAGES = 64
 MAX_REQUEST_PIXELS = 2**25  # 33.5 M pixels: e.g. 64 images of 724 x 724, one of 5792 x 5792
 MAX_FORM_FIELDS = 16
+INLINE_MAX_BYTES = 4096  # JSON bodies up to this size are scored on the event loop
 
 
 class TooLarge(InputError):
@@ -77,10 +79,10 @@ def json_input(det: Any, data: Any) -> Any:
 
 
 def _rows(det: Any, data: list) -> Any:
-    import pandas as pd
-
     names = getattr(det, "feature_names_in_", None)
     if data and all(isinstance(row, dict) for row in data):
+        import pandas as pd
+
         return pd.DataFrame.from_records(data)
     if not all(isinstance(row, list) for row in data):
         raise InputError('"data" must be a list of rows: all lists or all objects')
@@ -92,7 +94,11 @@ def _rows(det: Any, data: list) -> Any:
         values = np.asarray(data, dtype=np.float64)
         if names is None or len(names) != values.shape[1]:
             return values
+        import pandas as pd
+
         return pd.DataFrame(values, columns=list(names), copy=False)
+    import pandas as pd
+
     frame = pd.DataFrame(data)
     if names is not None and len(names) == frame.shape[1]:
         frame.columns = list(names)  # rows given by position: the fitted columns' order
@@ -222,18 +228,20 @@ def round_sig(values: np.ndarray, digits: int = 5) -> list[float]:
 
 
 # -- the request ----------------------------------------------------------------------------
-async def read_request(request: Any, det: Any) -> Any:
+async def read_request(request: Any, det: Any) -> tuple[Callable[[], Any], bool]:
     """Read the body of a scoring request for ``det`` (async) and return a function that
-    builds the detector's input from it (run in a worker thread: parsing, reading an
-    upload and decoding images can take a while)."""
+    builds the detector's input from it, and whether the request is small enough
+    (a JSON body of at most ``INLINE_MAX_BYTES``) to be parsed and scored on the event
+    loop rather than in a worker thread (parsing, reading an upload and decoding images
+    can take a while; handing a tiny request to a thread costs more than scoring it)."""
     modality = det.modality
     if media_type(request.headers) == "multipart/form-data":
-        return await _read_form(request, modality)
+        return await _read_form(request, modality), False
     body = await request.body()
     if modality in IMAGE_MODALITIES:
         return lambda: decode_images(
             base64_images(parse_json(body, 'JSON {"images": [base64, ...]} or multipart "files"'))
-        )
+        ), False
 
     def build() -> Any:
         payload = parse_json(body, 'JSON {"data": ...} or a multipart CSV/Parquet "file"')
@@ -241,7 +249,7 @@ async def read_request(request: Any, det: Any) -> Any:
             raise InputError('the JSON body must be an object with a "data" field')
         return json_input(det, payload["data"])
 
-    return build
+    return build, len(body) <= INLINE_MAX_BYTES
 
 
 async def _read_form(request: Any, modality: str) -> Any:

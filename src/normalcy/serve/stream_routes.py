@@ -86,7 +86,7 @@ def stream_router(
             try:
                 stream = registry.acquire(name, stream_id, loaded[name].detector)
                 payload = parse_json(await request.body(), 'JSON {"points": [...]}')
-                return await run_in_threadpool(feed, name, stream, payload, learn)
+                return JSONResponse(await run_in_threadpool(feed, name, stream, payload, learn))
             except StreamsFull as exc:
                 metrics.reject("streams_full")
                 return _error(429, str(exc))
