@@ -157,6 +157,9 @@ def test_series_detectors_calibrate_with_the_series_method():
         {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10, "calibration": "x"},
         {"value": 1.0},
         ["not", "a", "dict"],
+        # an analytic (chi2) threshold has no calibration scores, so no count and no sketch
+        {"value": 1.0, "method": "chi2", "rate": 0.1, "n_calibration": 10},
+        {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 0},
     ],
 )
 def test_malformed_saved_thresholds_are_model_file_errors(data):
@@ -171,6 +174,8 @@ def test_threshold_round_trips_through_a_dict():
     assert Threshold.from_dict(t.to_dict()) == t
     legacy = {"value": 1.0, "method": "fpr", "rate": 0.1, "n_calibration": 10}
     assert Threshold.from_dict(legacy).calibration == "quantile"
+    analytic = Threshold(value=3.2, method="chi2", rate=0.05, n_calibration=0)
+    assert Threshold.from_dict(analytic.to_dict()) == analytic
 
 
 # -- the calibration-score sketch (for moving the threshold later) ---------------------------

@@ -182,7 +182,7 @@ def test_padim_tiles_cover_the_image(split):
     assert res.scores[split.labels == 1].mean() > res.scores[split.labels == 0].mean()
 
 
-def test_gaussian_working_point_and_npca(split, results):
+def test_gaussian_working_point_and_npca(split, results, tmp_path):
     from scipy.stats import chi2
 
     det, res = results["gaussian"]
@@ -194,6 +194,9 @@ def test_gaussian_working_point_and_npca(split, results):
     assert thr.method == "chi2" and thr.rate == 0.05
     assert thr.value == pytest.approx(np.mean([math.sqrt(chi2.ppf(0.95, k)) for k in dims]))
     assert np.array_equal(det.score(split.test).labels, res.scores > thr.value)
+    path = tmp_path / "gaussian.normalcy"
+    det.save(path)  # the analytic working point survives a model file
+    assert nc.load(path).threshold == thr
     npca = nc.create("gaussian", npca_variance=0.9, map_layers=None, image_size=128, **FAST)
     npca.fit(split.train)
     kept = npca.level_dims()

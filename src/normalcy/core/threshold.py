@@ -55,7 +55,9 @@ from .errors import InputError, ModelFileError
 MIN_CALIBRATION_SAMPLES = 10
 METHODS = ("quantile", "autocorrelated")
 SERIES_CONFIDENCE = 0.9  # one-sided level of the blocked prediction bound
-_KINDS = ("fpr", "contamination")
+_KINDS = ("fpr", "contamination", "chi2")
+# thresholds derived analytically (no calibration scores: n_calibration is 0)
+_ANALYTIC_KINDS = ("chi2",)
 MAX_QUANTILES = 1001  # points of the calibration-score sketch saved with a threshold
 
 
@@ -249,7 +251,7 @@ class Threshold:
     """A decision threshold: a score strictly above ``value`` is anomalous."""
 
     value: float
-    method: str  # "fpr" or "contamination"
+    method: str  # "fpr", "contamination" or "chi2" (analytic, no calibration scores)
     rate: float  # the target false-positive rate or contamination
     n_calibration: int
     calibration: str = "quantile"  # "quantile" or "autocorrelated" (see the module docstring)
@@ -349,14 +351,12 @@ class Threshold:
             )
         if not number(rate) or not 0.0 < rate < 1.0:
             raise ModelFileError(f"the saved threshold rate must be in (0, 1), got {rate!r:.40}")
-        if (
-            not isinstance(n_cal, int)
-            or isinstance(n_cal, bool)
-            or not MIN_CALIBRATION_SAMPLES <= n_cal <= 2**53
-        ):
+        least = 0 if method in _ANALYTIC_KINDS else MIN_CALIBRATION_SAMPLES
+        most = 0 if method in _ANALYTIC_KINDS else 2**53
+        if not isinstance(n_cal, int) or isinstance(n_cal, bool) or not least <= n_cal <= most:
             raise ModelFileError(
-                "the saved threshold n_calibration must be an integer in "
-                f"[{MIN_CALIBRATION_SAMPLES}, 2**53], got {str(n_cal)[:40]}"
+                f"the saved threshold n_calibration must be an integer in [{least}, "
+                f"{most if most == 0 else '2**53'}] for method {method!r}, got {str(n_cal)[:40]}"
             )
         if calibration not in METHODS:
             raise ModelFileError(
