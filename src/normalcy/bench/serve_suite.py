@@ -512,6 +512,8 @@ def _markdown(frame: Any, seconds: float, image_source: str, busy: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return (
         f"Service benchmark (`normalcy bench serve`), {seconds:g} s per scenario, "
-        f"loopback, server and load generator on one machine ({machine()}; {busy}); "
-        f"patchcore fitted on {image_source}.\n\n" + "\n".join(lines)
+        f"loopback, server and load generator on one machine ({machine()}; {busy})"
+        + (f"; patchcore fitted on {image_source}" if image_source != "none" else "")
+        + ".\n\n"
+        + "\n".join(lines)
     )
