@@ -62,6 +62,7 @@ def test_health_and_list(client):
     assert listed["tab"]["detector"] == "ecod"
     assert listed["tab"]["modality"] == "tabular"
     assert listed["tab"]["paper"]
+    assert listed["tab"]["can_localise"] is False and listed["tab"]["streaming"] is False
     assert listed["tab"]["threshold"]["rate"] == pytest.approx(0.05)
     assert listed["logs"]["threshold"] is None
 

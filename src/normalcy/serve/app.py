@@ -124,6 +124,8 @@ class _Model:
             "detector": det.name,
             "modality": det.modality,
             "paper": det.info.paper,
+            "can_localise": bool(det.info.can_localise),
+            "streaming": bool(det.info.streaming),
             "threshold": _threshold(det),
         }
 
