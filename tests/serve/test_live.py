@@ -42,6 +42,7 @@ def tab_folder(tmp_path_factory):
     det = nc.create("fedpca").fit(train)
     det.calibrate(train.iloc[:100], fpr=0.05)
     det.save(folder / "tab.normalcy")
+    nc.create("sub_pca").fit(np.sin(np.arange(400) / 8)).save(folder / "wave.normalcy")
     return folder
 
 
@@ -128,10 +129,17 @@ def test_overload_sheds_with_429_and_loses_nothing(server, tab_folder):
 
 
 def test_sigterm_lets_the_running_request_finish(tab_folder, tmp_path):
+    """SIGTERM while a request is scored: it finishes with its scores, open WebSockets are
+    closed with 1012, the process exits and the port stops answering."""
+    ws_client = pytest.importorskip("websockets.sync.client")
+    from websockets.exceptions import ConnectionClosed
+
     started = tmp_path / "started"
     rows = _rows(7)
     server = LiveServer(tab_folder, delay=2.0, started_file=started)
-    with server:
+    with server, ws_client.connect(f"ws://127.0.0.1:{server.port}/models/wave/streams/s") as ws:
+        ws.send(json.dumps({"points": [0.1, 0.2]}))
+        assert json.loads(ws.recv(timeout=30))["n_seen"] == 2
         result: dict[str, httpx.Response] = {}
 
         def call() -> None:
@@ -146,6 +154,9 @@ def test_sigterm_lets_the_running_request_finish(tab_folder, tmp_path):
             time.sleep(0.02)
         assert started.exists(), "the request never reached the model"
         server.terminate()  # SIGTERM while the request is being scored
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=60)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         caller.join(60)
         # uvicorn finishes its shutdown, then re-raises the signal it caught
         assert server.proc.wait(60) in (0, -signal.SIGTERM)
