@@ -40,7 +40,7 @@ MAX_IMAGES = 64
 MAX_REQUEST_PIXELS = 2**24  # 16.8 M pixels (~200 MB as float RGB): 64 images of 512 x 512
 MAX_FORM_FIELDS = 16
 MAX_MAP_VALUES = 2**20  # a larger map is averaged down to this many values in an answer
-INLINE_MAX_BYTES = 4096  # JSON bodies up to this size are scored on the event loop
+INLINE_MAX_BYTES = 4096  # JSON bodies up to this size may be scored on the event loop
 
 
 # The OpenAPI description of a scoring request's body (FastAPI cannot infer it: the body is
