@@ -62,6 +62,7 @@ def test_health_and_list(client):
     assert listed["tab"]["detector"] == "ecod"
     assert listed["tab"]["modality"] == "tabular"
     assert listed["tab"]["paper"]
+    assert listed["tab"]["can_localise"] is False and listed["tab"]["streaming"] is False
     assert listed["tab"]["threshold"]["rate"] == pytest.approx(0.05)
     assert listed["logs"]["threshold"] is None
 
@@ -273,3 +274,33 @@ def test_unservable_modality_gets_415(models):
         r = c.post("/models/tab/score", json={"data": []})
         assert r.status_code == 415
         assert "graph" in r.json()["detail"]
+
+
+def test_small_requests_to_a_fast_model_skip_the_thread(tmp_path, monkeypatch):
+    import normalcy.serve.app as app_module
+
+    rng = np.random.default_rng(5)
+    det = nc.create("fedpca").fit(rng.normal(size=(200, 4)))
+    det.save(tmp_path / "fast.normalcy")
+    handed: list[int] = []
+    original = app_module.run_in_threadpool
+
+    async def counting(*args, **kwargs):
+        handed.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "run_in_threadpool", counting)
+    monkeypatch.setattr(app_module, "INLINE_MAX_SECONDS", 60.0)
+    rows = rng.normal(size=(6, 4))
+    with TestClient(create_app(tmp_path)) as c:
+        for row in rows:
+            r = c.post("/models/fast/score", json={"data": [row.tolist()]})
+            assert r.json()["scores"] == det.score(row[None]).scores.tolist()
+        assert len(handed) == 1  # the first, to measure; then on the event loop
+        monkeypatch.setattr(app_module, "INLINE_MAX_SECONDS", 0.0)  # "slow": threads again
+        c.post("/models/fast/score", json={"data": [rows[0].tolist()]})
+        assert len(handed) == 2
+        big = rng.normal(size=(300, 4))  # a large body always goes to a thread
+        r = c.post("/models/fast/score", json={"data": big.tolist()})
+        assert r.json()["scores"] == det.score(big).scores.tolist()
+        assert len(handed) == 3

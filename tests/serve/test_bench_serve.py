@@ -41,4 +41,4 @@ def test_short_run_writes_the_table(tmp_path):
     for _, row in frame.iterrows():
         assert row["scenario"] == "tabular_1" and row["detector"] == "fedpca"
         assert row["ok"] > 0 and row["lost"] == 0 and row["errors"] == 0
-    assert "| tabular_1 | fedpca | raw |" in (tmp_path / "serve.md").read_text()
+    assert "| tabular_1 | fedpca | raw |" in (tmp_path / "serve_tabular_1.md").read_text()

@@ -187,3 +187,13 @@ def test_mixed_sizes_follow_the_policy(served):
 def test_round_sig():
     values = np.array([0.123456789, 123456.789, -1.0000049, 0.0, 1e-12 * 3.14159265])
     assert inputs.round_sig(values) == [0.12346, 123460.0, -1.0, 0.0, 3.1416e-12]
+
+
+def test_large_maps_are_averaged_down(monkeypatch):
+    monkeypatch.setattr(inputs, "MAX_MAP_VALUES", 100)
+    m = np.arange(40 * 20, dtype=np.float32).reshape(40, 20)
+    entry = inputs.map_entry(m)
+    h, w = entry["shape"]
+    assert h * w <= 100 and h == 2 * w  # the aspect ratio is kept
+    assert len(entry["values"]) == h * w
+    assert inputs.map_entry(m[:5, :5])["shape"] == [5, 5]  # small maps unchanged

@@ -121,6 +121,9 @@ def test_refusals(folder):
         assert "not a streaming detector" in r.json()["detail"]
         r = c.post("/models/wave/streams/bad id!/points", json={"points": [1.0]})
         assert r.status_code == 422
+        r = c.post("/models/wave/streams/fresh/points", json={"points": ["x"]})
+        assert r.status_code == 422
+        assert len(c.app.state.streams) == 0  # bad points open no stream
 
 
 def test_websocket_auth(folder):

@@ -33,9 +33,10 @@ Scenarios
       and whether every answered request got the scores of its own rows (``lost`` counts
       answers that were neither a correct 200 nor a 429).
 
-Outputs in ``out_dir``: ``serve.csv`` (one row per scenario and detector: requests, ok,
-rejected, errors, throughput, p50/p99/mean latency; for overload also the /health p99 and
-``lost``) and ``serve.md`` (the same as a table, with the machine).
+Outputs in ``out_dir``: ``serve[_<scenario>].csv`` (one row per scenario, detector and
+client: requests, ok, rejected, errors, lost, throughput, p50/p99/mean latency, server CPU
+per request; for overload also /health answers and p99) and ``.md`` (the same as a table,
+with the machine and its load average).
 """
 
 from __future__ import annotations
@@ -196,7 +197,9 @@ class _Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise InputError(f"normalcy serve exited at start-up; see {self._log.name}")
+                self._log.flush()
+                tail = Path(self._log.name).read_text()[-2000:]
+                raise InputError(f"normalcy serve exited at start-up:\n{tail}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
@@ -439,7 +442,7 @@ def run(
     try:
         fitted = _fit_models(tmp, names, scenarios, root, quick)
         png = _test_png(fitted.get("_image_source", ""), root) if "patchcore" in fitted else b""
-        server = _Server(tmp, out_dir / "serve_server.log")
+        server = _Server(tmp, tmp / "server.log")
         try:
             server.wait_ready()
             for scenario in scenarios:
@@ -454,11 +457,12 @@ def run(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     frame = pd.DataFrame(rows)
-    csv = out_dir / "serve.csv"
+    stem = f"serve_{dataset}" if dataset else "serve"
+    csv = out_dir / f"{stem}.csv"
     frame.to_csv(csv, index=False)
     source = fitted.get("_image_source", "none")
     busy = f"load average {load_before} before, {_loadavg()} after"
-    (out_dir / "serve.md").write_text(_markdown(frame, seconds, source, busy) + "\n")
+    (out_dir / f"{stem}.md").write_text(_markdown(frame, seconds, source, busy) + "\n")
     return csv
 
 
@@ -508,6 +512,8 @@ def _markdown(frame: Any, seconds: float, image_source: str, busy: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return (
         f"Service benchmark (`normalcy bench serve`), {seconds:g} s per scenario, "
-        f"loopback, server and load generator on one machine ({machine()}; {busy}); "
-        f"patchcore fitted on {image_source}.\n\n" + "\n".join(lines)
+        f"loopback, server and load generator on one machine ({machine()}; {busy})"
+        + (f"; patchcore fitted on {image_source}" if image_source != "none" else "")
+        + ".\n\n"
+        + "\n".join(lines)
     )

@@ -12,8 +12,11 @@ model at start-up with ``nc.load`` (verified, read-only; a bad file raises
 * Bearer-token auth on everything but ``/health`` when a token is set (401 otherwise).
 * A request-size cap: 413 from ``Content-Length`` before reading, and while reading a body
   without one (the body is read at most up to the cap).
+* Streaming to streaming series detectors: ``WS /models/{name}/streams/{stream_id}`` and
+  ``POST .../points`` (``serve.stream_routes``; bounded state in ``serve.streaming``).
 * Bounded concurrency: at most ``max_concurrency`` scoring requests at once, more get 429
-  at once (no queue); scoring runs in a worker thread so the event loop stays responsive.
+  at once (no queue); scoring runs in a worker thread so the event loop stays responsive,
+  except small JSON requests to a model that scores them fast (``INLINE_MAX_SECONDS``).
 * One JSON log line per request on the ``normalcy.serve`` logger.
 """
 
@@ -37,7 +40,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..core.errors import InputError, ModelFileError, NormalcyError
-from .inputs import SCORABLE_MODALITIES, TooLarge, map_entry, read_request
+from .inputs import SCORABLE_MODALITIES, SCORE_REQUEST_BODY, TooLarge, map_entry, read_request
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import (
     DEFAULT_MAX_CONCURRENCY,
@@ -122,6 +125,8 @@ class _Model:
             "detector": det.name,
             "modality": det.modality,
             "paper": det.info.paper,
+            "can_localise": bool(det.info.can_localise),
+            "streaming": bool(det.info.streaming),
             "threshold": _threshold(det),
         }
 
@@ -192,37 +197,7 @@ def create_app(
         model = loaded[name]
         return {**model.description, "paper": model.detector.info.paper}
 
-    @app.post(
-        "/models/{name}/score",
-        openapi_extra={
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "data": {"type": "array"},
-                                "images": {"type": "array", "items": {"type": "string"}},
-                            },
-                        }
-                    },
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "files": {
-                                    "type": "array",
-                                    "items": {"type": "string", "format": "binary"},
-                                },
-                            },
-                        }
-                    },
-                },
-                "required": True,
-            }
-        },
-    )
+    @app.post("/models/{name}/score", openapi_extra={"requestBody": SCORE_REQUEST_BODY})
     async def score(name: str, request: Request, maps: bool = False) -> Any:
         """Score a batch: JSON ``{"data": rows | points | sessions}``, a CSV/Parquet upload
         (multipart ``file``) or images (multipart ``files`` or JSON ``{"images": [base64]}``).

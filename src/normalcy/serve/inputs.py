@@ -37,9 +37,37 @@ JSON_MODALITIES = ("tabular", "events", "series", "logs")
 IMAGE_MODALITIES = ("image",)
 SCORABLE_MODALITIES = JSON_MODALITIES + IMAGE_MODALITIES
 MAX_IMAGES = 64
-MAX_REQUEST_PIXELS = 2**25  # 33.5 M pixels: e.g. 64 images of 724 x 724, one of 5792 x 5792
+MAX_REQUEST_PIXELS = 2**24  # 16.8 M pixels (~200 MB as float RGB): 64 images of 512 x 512
 MAX_FORM_FIELDS = 16
-INLINE_MAX_BYTES = 4096  # JSON bodies up to this size are scored on the event loop
+MAX_MAP_VALUES = 2**20  # a larger map is averaged down to this many values in an answer
+INLINE_MAX_BYTES = 4096  # JSON bodies up to this size may be scored on the event loop
+
+
+# The OpenAPI description of a scoring request's body (FastAPI cannot infer it: the body is
+# read by ``read_request``, not declared as a parameter).
+SCORE_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "data": {"type": "array"},
+                    "images": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    },
+}
 
 
 class TooLarge(InputError):
@@ -216,8 +244,17 @@ def _guarded(name: str, fn: Any) -> Any:
 
 def map_entry(m: np.ndarray) -> dict[str, Any]:
     """One anomaly map as ``{"shape": [h, w], "values": [...]}``: row-major, 5 significant
-    digits (non-finite values, which detectors should never give, become 0)."""
-    m = np.nan_to_num(np.asarray(m, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    digits (non-finite values, which detectors should never give, become 0). A map of more
+    than ``MAX_MAP_VALUES`` values is first averaged down (box filter) to fit, keeping its
+    aspect ratio: a client stretches the map over its image anyway."""
+    m = np.nan_to_num(np.asarray(m, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    h, w = m.shape
+    if h * w > MAX_MAP_VALUES:
+        from PIL import Image
+
+        f = (MAX_MAP_VALUES / (h * w)) ** 0.5
+        size = (max(1, int(w * f)), max(1, int(h * f)))
+        m = np.asarray(Image.fromarray(m, mode="F").resize(size, Image.BOX))
     return {"shape": [int(m.shape[0]), int(m.shape[1])], "values": round_sig(m.ravel())}
 
 

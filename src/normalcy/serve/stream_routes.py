@@ -18,7 +18,7 @@ otherwise the copy stays frozen and only its context (the latest window) advance
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -64,9 +64,11 @@ def stream_router(
     """The streaming routes over the served models ``loaded`` (name → ``_Model``)."""
     router = APIRouter()
 
-    def feed(name: str, stream: Any, payload: Any, learn: bool) -> dict[str, Any]:
-        points = as_batch(parse_points(payload))
-        out = stream.feed(points, learn)
+    def feed(name: str, stream: Callable[[], Any], raw: str | bytes, learn: bool) -> Any:
+        """Parse a message, then score its points on ``stream()`` (run in a worker thread:
+        a message may be large)."""
+        points = as_batch(parse_points(parse_json(raw, 'JSON {"points": [...]}')))
+        out = stream().feed(points, learn)
         flagged = sum(out["labels"]) if out["labels"] is not None else 0
         metrics.observe_scores(name, len(out["scores"]), flagged)
         return out
@@ -84,9 +86,12 @@ def stream_router(
             )
         async with slots:
             try:
-                stream = registry.acquire(name, stream_id, loaded[name].detector)
-                payload = parse_json(await request.body(), 'JSON {"points": [...]}')
-                return JSONResponse(await run_in_threadpool(feed, name, stream, payload, learn))
+                raw = await request.body()
+
+                def stream() -> Any:  # opened only once the points are known to be good
+                    return registry.acquire(name, stream_id, loaded[name].detector)
+
+                return JSONResponse(await run_in_threadpool(feed, name, stream, raw, learn))
             except StreamsFull as exc:
                 metrics.reject("streams_full")
                 return _error(429, str(exc))
@@ -125,22 +130,20 @@ def stream_router(
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                out = await _answer(message.get("text"), lambda p: feed(name, stream, p, learn))
+                out = await _answer(name, stream, message.get("text"), learn)
                 await websocket.send_json(out)
         except WebSocketDisconnect:
             pass
         finally:
             registry.release(stream)
 
-    async def _answer(text: str | None, fn: Any) -> dict[str, Any]:
+    async def _answer(name: str, stream: Any, text: str | None, learn: bool) -> dict[str, Any]:
         if text is None:
             return {"error": 'send text frames holding JSON {"points": [...]}', "status": 422}
         if len(text) > settings.max_request_bytes:
             return {"error": "message larger than the request size limit", "status": 413}
         try:
-            return await run_in_threadpool(fn, json.loads(text))
-        except (json.JSONDecodeError, RecursionError) as exc:
-            return {"error": f'a message must be JSON {{"points": [...]}}: {exc}', "status": 422}
+            return await run_in_threadpool(feed, name, lambda: stream, text, learn)
         except NormalcyError as exc:
             return {"error": str(exc), "status": 422}
 
