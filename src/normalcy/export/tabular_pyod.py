@@ -158,6 +158,7 @@ def _skl2onnx(est: Any, width: int, dtype: Any) -> onnx.ModelProto:
                 est,
                 np.zeros((1, width), dtype=dtype),
                 target_opset={"": 17, "ai.onnx.ml": 3},
+                model_optim=False,  # its identity-removal pass is quadratic in the trees
             )
     except Exception as exc:
         raise InputError(
