@@ -30,13 +30,13 @@ SUPPORTED: dict[str, str] = {
     "pca": "PyOD PCA: conditioning + distances to the selected components (hand-built graph)",
     "mcd": "PyOD MCD: conditioning + Mahalanobis distance (hand-built graph)",
     "ocsvm": "PyOD OCSVM: conditioning + float64 kernel expansion (hand-built graph)",
+    "knn": "PyOD KNN: conditioning + exact k nearest training rows (TopK; hand-built graph)",
     "iforest": "PyOD IForest: conditioning + scikit-learn IsolationForest via skl2onnx",
     "lof": "PyOD LOF (novelty): conditioning + LocalOutlierFactor via skl2onnx (Euclidean)",
     "padim": "normalisation + backbone + per-position Mahalanobis + map upsampling/blur (torch.onnx)",
     "patchcore": "normalisation + backbone + exact nearest neighbour in the bank (MatMul/ArgMin) "
     "+ Eq. 7 re-weighting + map upsampling/blur (torch.onnx)",
 }
-_TABULAR_PYOD = ("pca", "mcd", "ocsvm", "iforest", "lof")
 _IMAGE = ("padim", "patchcore")
 
 

@@ -20,7 +20,10 @@ Estimator heads:
 * ``lof`` (``novelty=True``): ``LocalOutlierFactor`` converted by skl2onnx in float64;
   PyOD's score is ``-score_samples = -(decision_function + offset_)``.
 
-Not exported (``InputError``): ECOD, COPOD, HBOS, LODA, KNN, CBLOF (their scoring is
+* ``knn``: the distances to the ``n_neighbors`` nearest training rows (exact, TopK over
+  ``|x|^2 - 2 x.t + |t|^2`` in float64) reduced as PyOD's ``method`` says, hand-built.
+
+Not exported (``InputError``): ECOD, COPOD, HBOS, LODA, CBLOF (their scoring is
 histograms, empirical CDFs or PyOD-specific neighbour code that skl2onnx does not cover).
 """
 
@@ -193,7 +196,34 @@ def _lof_head(g: Graph, x: str, pyod: Any) -> str:
     return g.op("Neg", g.op("Add", dec, g.const(float(est.offset_))))
 
 
+def _knn_head(g: Graph, x: str, pyod: Any) -> str:
+    """PyOD KNN: the largest, mean or median of the distances to the ``n_neighbors`` nearest
+    training rows (exact search over the stored training rows, TopK)."""
+    nn = pyod.neigh_
+    if nn.metric not in ("minkowski", "euclidean", "l2") or (
+        nn.metric == "minkowski" and nn.p != 2
+    ):
+        raise InputError(
+            f"no ONNX export for knn with metric {nn.metric!r} (p={nn.p}); the exported kNN "
+            "uses Euclidean distances"
+        )
+    train = np.asarray(nn._fit_X, dtype=np.float64)
+    k = int(pyod.n_neighbors)
+    d2 = _sq_distances(g, x, train)
+    nearest = g.op("TopK", d2, g.ints([k]), axis=1, largest=0, sorted=1)
+    # TopK has two outputs (values, indices); the builder names the first
+    g.nodes[-1].output.append(nearest + "_idx")
+    dist = g.op("Sqrt", nearest)  # (n, k), ascending
+    if pyod.method == "largest":
+        return g.op("Reshape", g.op("Gather", dist, g.ints([k - 1]), axis=1), g.ints([-1]))
+    if pyod.method == "mean":
+        return g.op("Div", g.row_sum(dist), g.const(float(k)))
+    middle = [(k - 1) // 2, k // 2]  # the median of k sorted values
+    return g.op("Div", g.row_sum(g.op("Gather", dist, g.ints(middle), axis=1)), g.const(2.0))
+
+
 HEADS: dict[str, Head] = {
+    "knn": _knn_head,
     "pca": _pca_head,
     "mcd": _mcd_head,
     "ocsvm": _ocsvm_head,
