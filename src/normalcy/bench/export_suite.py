@@ -7,7 +7,8 @@ Protocol
     Tabular (ADBench, default ``22_magic.gamma``; ``--dataset`` names another): each
     detector (default parameters, seed 0) is fitted on 2,000 normal rows, calibrated at
     fpr = 0.01 on 2,000 other normal rows, exported, and both normalcy and ``OnnxDetector``
-    score the same rows (all of them, at most 10,000, or ``--limit``). Image (MTD): PaDiM and
+    score the same rows, drawn from the rows used for neither (at most 10,000, or
+    ``--limit``; anomalies included). Image (MTD): PaDiM and
     PatchCore (default parameters; PatchCore with ``search="exact"``, which the export
     computes) are fitted on 64 ``train_good`` images (16 with ``--quick``, at 128 pixels),
     calibrated at fpr = 0.05 on 40 others, and score 40 test images (20 good, 20 defective)
@@ -117,8 +118,9 @@ def _tabular_rows(names, dataset, root, limit, quick, folder) -> list[dict[str, 
     normal = rng.permutation(np.flatnonzero(y == 0))
     n_fit = min(N_FIT, len(normal) // 2)
     fit, hold = X[normal[:n_fit]], X[normal[n_fit : n_fit + N_CALIBRATE]]
-    n_score = min(len(X), limit or (2000 if quick else MAX_ROWS))
-    test = X[np.sort(rng.choice(len(X), n_score, replace=False))]
+    unused = np.setdiff1d(np.arange(len(X)), normal[: n_fit + N_CALIBRATE])
+    n_score = min(len(unused), limit or (2000 if quick else MAX_ROWS))
+    test = X[np.sort(rng.choice(unused, n_score, replace=False))]
     rows = []
     for name in names:
         with warnings.catch_warnings():
