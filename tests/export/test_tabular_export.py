@@ -54,6 +54,20 @@ def test_parity_threshold_and_planted_anomaly(name, data, tmp_path):
     assert again.value == pytest.approx(det.threshold.value, rel=TOLERANCE)
 
 
+def test_a_recalibrated_threshold_is_saved_with_the_file(data, tmp_path):
+    train, holdout, test = data
+    det = nc.create("mcd").fit(train)
+    det.calibrate(holdout, fpr=0.05)
+    onx = OnnxDetector(export_model(det, tmp_path / "m.onnx"))
+    onx.threshold = 1.0  # by hand: no calibration rate to record
+    with pytest.raises(nc.InputError, match="calibrate"):
+        onx.save(tmp_path / "hand.onnx")
+    new = onx.calibrate(holdout, fpr=0.2)
+    again = OnnxDetector(onx.save(tmp_path / "m2.onnx"))
+    assert again.threshold == new and again.threshold.rate == 0.2
+    np.testing.assert_array_equal(again.score(test).scores, onx.score(test).scores)
+
+
 def test_uncalibrated_export_has_no_threshold(data, tmp_path):
     train, _, test = data
     det = nc.create("mcd").fit(train)

@@ -9,11 +9,11 @@ here with the same ``InputError``.
     res = onx.score(X)          # Scores: scores, labels at the stored threshold, maps (images)
     onx.threshold = 3.2         # adjust (a number or a Threshold)
     onx.calibrate(holdout, fpr=0.01)   # or re-derive it from held-out normal data
+    onx.save("model.onnx")      # the file with the new threshold in its metadata
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ class OnnxDetector:
         import onnxruntime as ort
 
         data, meta = read_model(path, max_bytes=max_bytes, max_elements=max_elements)
+        self._bytes = data
         self.path = Path(path)
         self.metadata = meta
         self.name: str = meta["detector"]
@@ -121,12 +122,11 @@ class OnnxDetector:
             raise InputError(f"threshold must be a number or a Threshold, got {value!r:.60}")
         if not math.isfinite(float(value)):
             raise InputError(f"threshold must be finite, got {value}")
-        if self._threshold is None:
-            self._threshold = Threshold(
-                value=float(value), method="fpr", rate=math.nan, n_calibration=0
-            )
-        else:
-            self._threshold = dataclasses.replace(self._threshold, value=float(value))
+        # a hand-set value has no calibration behind it: no rate is claimed for it
+        method = "fpr" if self._threshold is None else self._threshold.method
+        self._threshold = Threshold(
+            value=float(value), method=method, rate=math.nan, n_calibration=0
+        )
 
     def calibrate(self, X: Any, fpr: float = 0.01) -> Threshold:
         """Set the threshold so that a fraction ``fpr`` of held-out normal ``X`` is flagged
@@ -137,6 +137,39 @@ class OnnxDetector:
             method = self.metadata["threshold"].get("calibration", "quantile")
         self._threshold = Threshold.at_fpr(self.score(X).scores, fpr, method=method)
         return self._threshold
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model with the current threshold in its metadata (the graph unchanged),
+        so an adjusted or re-calibrated threshold travels with the file."""
+        import os
+
+        import onnx
+
+        from . import metadata as md
+
+        meta = dict(self.metadata)
+        if self._threshold is None:
+            meta["threshold"] = None
+        else:
+            meta["threshold"] = self._threshold.to_dict()
+            try:
+                Threshold.from_dict(meta["threshold"])
+            except ModelFileError:
+                raise InputError(
+                    "this threshold was set by hand without a calibration rate; call "
+                    "calibrate(holdout, fpr=...) before saving, or set a Threshold"
+                ) from None
+        md.check_metadata(meta)
+        model = onnx.ModelProto()
+        model.ParseFromString(self._bytes)
+        del model.metadata_props[:]
+        entry = model.metadata_props.add()
+        entry.key, entry.value = md.KEY, md.dumps(meta)
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(model.SerializeToString())
+        os.replace(tmp, path)
+        return path
 
     # -- scoring -----------------------------------------------------------------------------
     def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
