@@ -32,7 +32,7 @@ SUPPORTED: dict[str, str] = {
     "ocsvm": "PyOD OCSVM: conditioning + float64 kernel expansion (hand-built graph)",
     "knn": "PyOD KNN: conditioning + exact k nearest training rows (TopK; hand-built graph)",
     "iforest": "PyOD IForest: conditioning + scikit-learn IsolationForest via skl2onnx",
-    "lof": "PyOD LOF (novelty): conditioning + LocalOutlierFactor via skl2onnx (Euclidean)",
+    "lof": "PyOD LOF (novelty): conditioning + exact kNN + reachability densities (hand-built)",
     "padim": "normalisation + backbone + per-position Mahalanobis + map upsampling/blur (torch.onnx)",
     "patchcore": "normalisation + backbone + exact nearest neighbour in the bank (MatMul/ArgMin) "
     "+ Eq. 7 re-weighting + map upsampling/blur (torch.onnx)",

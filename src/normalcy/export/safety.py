@@ -10,9 +10,8 @@ Before onnxruntime sees a byte, ``read_model``:
   outputs and value infos with fixed dimensions) at ``max_elements`` elements, and checks
   that an initialiser's bytes match its declared shape;
 * allows only operators of the standard domains (``ai.onnx``, ``ai.onnx.ml``) from
-  ``ALLOWED_OPS``, the set normalcy's exporters emit: no ``If``/``Loop``, ``Scan`` only
-  with a body that passes the same checks (skl2onnx computes LOF's distances with one),
-  no custom-operator domains, no local functions;
+  ``ALLOWED_OPS``, the set normalcy's exporters emit: no control flow (``If``, ``Loop``,
+  ``Scan``: no subgraphs at all), no custom-operator domains, no local functions;
 * validates the ``normalcy`` metadata (``export.metadata``).
 
 The session is then built from the checked bytes (never from the path, so nothing next to
@@ -35,7 +34,6 @@ from .metadata import read_metadata
 
 MAX_FILE_BYTES = 512 * 2**20
 MAX_ELEMENTS = 2**27  # 512 MiB of float32 in one tensor
-MAX_DEPTH = 2  # nesting of Scan bodies (skl2onnx's pairwise distances use one)
 ALLOWED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 ALLOWED_OPS = frozenset(
     {
@@ -52,7 +50,7 @@ ALLOWED_OPS = frozenset(
         # tensors
         "Gather", "GatherElements", "GatherND", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
         "Transpose", "Concat", "Split", "Slice", "Shape", "Size", "Constant", "ConstantOfShape",
-        "Expand", "Tile", "Range", "Pad", "Resize", "Scan",
+        "Expand", "Tile", "Range", "Pad", "Resize",
         # convolutional networks
         "Conv", "BatchNormalization", "AveragePool", "MaxPool", "GlobalAveragePool",
         # scikit-learn (ai.onnx.ml)
@@ -108,7 +106,7 @@ def _check_value_info(v: Any, what: str, max_elements: int) -> None:
     _dims_count(fixed, f"{what} {v.name!r}", max_elements)
 
 
-def _check_graph(graph: Any, max_elements: int, depth: int = 0) -> None:
+def _check_graph(graph: Any, max_elements: int) -> None:
     for t in graph.initializer:
         _check_tensor(t, "initializer", max_elements)
     if len(graph.sparse_initializer):
@@ -127,9 +125,7 @@ def _check_graph(graph: Any, max_elements: int, depth: int = 0) -> None:
             )
         for attr in node.attribute:
             if attr.HasField("g") or len(attr.graphs):
-                if node.op_type != "Scan" or len(attr.graphs) or depth >= MAX_DEPTH:
-                    raise ModelFileError(f"operator {node.op_type!r} carries a subgraph")
-                _check_graph(attr.g, max_elements, depth + 1)
+                raise ModelFileError(f"operator {node.op_type!r} carries a subgraph")
             if attr.HasField("t"):
                 _check_tensor(attr.t, f"attribute {attr.name!r} of {node.op_type}", max_elements)
             if attr.HasField("sparse_tensor") or len(attr.sparse_tensors):
