@@ -111,12 +111,7 @@ class _PatchCoreGraph(nn.Module):
         self.norm = _Normalise(prep.mean, prep.std)
         self.backbone = det._extractor()
         bank = np.ascontiguousarray(det.memory_bank_, dtype=np.float32)
-        self.register_buffer("bank", torch.from_numpy(bank))
-        self.register_buffer("bank_t", torch.from_numpy(np.ascontiguousarray(bank.T)))
-        self.register_buffer(
-            "bank_sq", torch.from_numpy((bank.astype(np.float64) ** 2).sum(1).astype(np.float32))
-        )
-        self.register_buffer("bank64", torch.from_numpy(bank.astype(np.float64)))
+        self.register_buffer("bank", torch.from_numpy(bank))  # the one copy in the file
         self.b = min(int(det.num_neighbors), len(bank))
         if self.b >= 2:
             _, neigh = det._index().search(bank, self.b)  # N_b(m) of every bank entry m
@@ -130,7 +125,8 @@ class _PatchCoreGraph(nn.Module):
         emb = self.det._embed(list(self.backbone(self.norm(images))))  # (n, D, h, w)
         n, d = emb.shape[0], emb.shape[1]
         q = emb.permute(0, 2, 3, 1).reshape(n, -1, d)  # (n, P, D)
-        d2 = (q * q).sum(-1, keepdim=True) - 2.0 * (q @ self.bank_t) + self.bank_sq
+        bank_sq = (self.bank * self.bank).sum(-1)  # folded into a constant by onnxruntime
+        d2 = (q * q).sum(-1, keepdim=True) - 2.0 * (q @ self.bank.T) + bank_sq
         best, nn_idx = d2.min(-1)  # (n, P)
         dist = best.clamp_min(0).sqrt()
         worst = dist.argmax(1, keepdim=True)  # (n, 1)
@@ -139,7 +135,7 @@ class _PatchCoreGraph(nn.Module):
             m_test = q.gather(1, worst[:, :, None].expand(-1, 1, d))[:, 0].double()  # (n, D)
             m_star = nn_idx.gather(1, worst)[:, 0]  # (n,)
             neigh = self.neigh[m_star]  # (n, b)
-            diff = m_test[:, None, :] - self.bank64[neigh]
+            diff = m_test[:, None, :] - self.bank[neigh].double()
             d_neigh = (diff * diff).sum(-1).sqrt()
             weight = 1.0 - 1.0 / torch.exp(d_neigh - s_star[:, None]).sum(1)
             s_star = weight * s_star
@@ -172,6 +168,9 @@ def image_model(det: Any) -> tuple[onnx.ModelProto, dict[str, Any], str]:
             buffer,
             dynamo=False,
             opset_version=17,
+            # folding would store the bank up to three times (bank, its transpose, its
+            # squared norms); onnxruntime folds them in memory when it loads the file
+            do_constant_folding=False,
             input_names=["images"],
             output_names=["score", "map"],
             dynamic_axes={"images": {0: "n"}, "score": {0: "n"}, "map": {0: "n"}},
