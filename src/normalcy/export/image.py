@@ -27,6 +27,7 @@ into an external-data file.
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 from typing import Any
@@ -48,6 +49,11 @@ def _map_matrix(n_grid: int, side: int, sigma: float) -> torch.Tensor:
     return torch.from_numpy(op.astype(np.float32))
 
 
+def _cpu_copy(module: nn.Module) -> nn.Module:
+    """The backbone on the CPU for tracing, leaving the detector's own (maybe on CUDA) alone."""
+    return copy.deepcopy(module).to("cpu").eval()
+
+
 class _Normalise(nn.Module):
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
@@ -66,7 +72,7 @@ class _PaDiMGraph(nn.Module):
         prep = det._preprocess()
         self.det = det
         self.norm = _Normalise(prep.mean, prep.std)
-        self.backbone = det._extractor()
+        self.backbone = _cpu_copy(det._extractor())
         self.register_buffer("mean", torch.from_numpy(det.mean_))
         self.register_buffer("inv", torch.from_numpy(det.inv_cov_))
         gh, gw = det.grid_
@@ -109,7 +115,7 @@ class _PatchCoreGraph(nn.Module):
         prep = det._preprocess()
         self.det = det
         self.norm = _Normalise(prep.mean, prep.std)
-        self.backbone = det._extractor()
+        self.backbone = _cpu_copy(det._extractor())
         bank = np.ascontiguousarray(det.memory_bank_, dtype=np.float32)
         self.register_buffer("bank", torch.from_numpy(bank))  # the one copy in the file
         self.b = min(int(det.num_neighbors), len(bank))
