@@ -14,7 +14,7 @@ from normalcy.export import SUPPORTED
 from normalcy.export import export as export_model
 from normalcy.export.runtime import OnnxDetector
 
-TABULAR = ["fedpca", "pca", "mcd", "ocsvm", "knn", "iforest", "lof"]
+TABULAR = ["fedpca", "pca", "mcd", "ocsvm", "knn", "hbos", "iforest", "lof"]
 SMALL = {"iforest": {"n_estimators": 20}, "fedpca": {"rounds": 10}}  # fewer trees: faster tests
 
 

@@ -41,7 +41,7 @@ from ..core.errors import InputError
 from ..core.registry import create
 from .tables import markdown_table
 
-TABULAR = ("fedpca", "pca", "mcd", "ocsvm", "knn", "iforest", "lof")
+TABULAR = ("fedpca", "pca", "mcd", "ocsvm", "knn", "hbos", "iforest", "lof")
 IMAGE = ("padim", "patchcore")
 DEFAULT_TABULAR = "22_magic.gamma"
 N_FIT = 2000

@@ -31,6 +31,7 @@ SUPPORTED: dict[str, str] = {
     "mcd": "PyOD MCD: conditioning + Mahalanobis distance (hand-built graph)",
     "ocsvm": "PyOD OCSVM: conditioning + float64 kernel expansion (hand-built graph)",
     "knn": "PyOD KNN: conditioning + exact k nearest training rows (TopK; hand-built graph)",
+    "hbos": "PyOD HBOS (fixed n_bins): conditioning + per-feature bin lookup (hand-built graph)",
     "iforest": "PyOD IForest: conditioning + scikit-learn IsolationForest via skl2onnx",
     "lof": "PyOD LOF (novelty): conditioning + exact kNN + reachability densities (hand-built)",
     "padim": "normalisation + backbone + per-position Mahalanobis + map upsampling/blur (torch.onnx)",

@@ -25,7 +25,10 @@ Estimator heads:
 * ``knn``: the distances to the ``n_neighbors`` nearest training rows (exact, TopK over
   ``|x|^2 - 2 x.t + |t|^2`` in float64) reduced as PyOD's ``method`` says, hand-built.
 
-Not exported (``InputError``): ECOD, COPOD, HBOS, LODA, CBLOF (their scoring is
+* ``hbos`` (fixed ``n_bins``): the bin lookup as PyOD does it, out-of-range values
+  included, hand-built (``Less`` + ``ReduceSum`` for the bin index, ``GatherElements``).
+
+Not exported (``InputError``): ECOD, COPOD, LODA, CBLOF, HBOS with ``n_bins="auto"`` (their scoring is
 histograms, empirical CDFs or PyOD-specific neighbour code that skl2onnx does not cover).
 """
 
@@ -231,7 +234,38 @@ def _knn_head(g: Graph, x: str, pyod: Any) -> str:
     return g.op("Div", g.row_sum(g.op("Gather", dist, g.ints(middle), axis=1)), g.const(2.0))
 
 
+def _hbos_head(g: Graph, x: str, pyod: Any) -> str:
+    """PyOD HBOS with a fixed ``n_bins``: per feature, the log2 density of the bin a value
+    falls in (``np.digitize(right=True)``: the number of edges below it), a value just
+    outside the range (within ``tol`` bin widths) taking the edge bin, one further out the
+    lowest density; the score is minus the sum over features."""
+    if isinstance(pyod.n_bins, str):
+        raise InputError("no ONNX export for hbos with n_bins='auto' (bins of varying number)")
+    edges = np.asarray(pyod.bin_edges_, dtype=np.float64)  # (B + 1, d)
+    hist = np.asarray(pyod.hist_, dtype=np.float64)  # (B, d)
+    n_bins = hist.shape[0]
+    out = np.log2(hist + pyod.alpha)
+    lowest = out.min(axis=0)
+    table = np.vstack([lowest, out, lowest])  # index 0 and B + 1: outside the bins
+    below = g.op("Less", g.const(edges[None, :, :]), g.op("Unsqueeze", x, g.ints([1])))
+    ind = g.op("ReduceSum", g.op("Cast", below, to=onnx.TensorProto.INT64), g.ints([1]), keepdims=0)
+    score = g.op("GatherElements", g.const(table), ind, axis=0)  # (n, d)
+    tol = float(pyod.tol)
+    near_low = g.op(
+        "LessOrEqual", g.op("Sub", g.const(edges[0]), x), g.const((edges[1] - edges[0]) * tol)
+    )
+    near_high = g.op(
+        "LessOrEqual", g.op("Sub", x, g.const(edges[-1])), g.const((edges[-1] - edges[-2]) * tol)
+    )
+    at_low = g.op("And", g.op("Equal", ind, g.ints(0)), near_low)
+    at_high = g.op("And", g.op("Equal", ind, g.ints(n_bins + 1)), near_high)
+    score = g.op("Where", at_low, g.const(out[0]), score)
+    score = g.op("Where", at_high, g.const(out[-1]), score)
+    return g.op("Neg", g.row_sum(score))
+
+
 HEADS: dict[str, Head] = {
+    "hbos": _hbos_head,
     "knn": _knn_head,
     "pca": _pca_head,
     "mcd": _mcd_head,
