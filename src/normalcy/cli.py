@@ -428,6 +428,27 @@ def demo(
 
 @app.command()
 @_clean_errors
+def export(
+    model: Annotated[Path, typer.Argument(help="Model file to export.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Export format.")] = "onnx",
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+) -> None:
+    """Export a saved model to ONNX: the graph computes normalcy's score, and the file
+    carries the calibrated threshold (see docs/export.md)."""
+    import normalcy as nc
+    from normalcy.export import export as export_model
+
+    check_out(out, force, "an exported model")
+    det = nc.load(model)
+    path = export_model(det, out, format=format)
+    console.print(f"exported {det.name} to [bold]{escape(str(path))}[/] ({format})")
+    if det.threshold is not None:
+        console.print(f"threshold: {_threshold_text(det.threshold)}")
+
+
+@app.command()
+@_clean_errors
 def serve(
     models: Annotated[
         Path, typer.Argument(help="A model file, or a folder of *.normalcy model files.")
