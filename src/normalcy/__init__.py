@@ -48,6 +48,7 @@ __all__ = [
     "create",
     "datasets",
     "detectors",
+    "distributed",
     "load",
     "metrics",
     "modalities",
@@ -57,7 +58,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``nc.datasets`` and ``nc.metrics`` are imported on first use."""
-    if name in ("datasets", "metrics"):
+    """``nc.datasets``, ``nc.metrics`` and ``nc.distributed`` are imported on first use."""
+    if name in ("datasets", "metrics", "distributed"):
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module 'normalcy' has no attribute {name!r}")
