@@ -346,10 +346,12 @@ def _score_on_ray(model: Path, data: Path, out: Path, address: str, allow_downlo
     from .core.persistence import describe_model_file
 
     modality = describe_model_file(model)["modality"]
+    if modality == "series":
+        raise InputError(
+            "--ray scores image folders and Parquet data; score many series from Python"
+        )
     with console.status(f"scoring {data} on Ray ({address}) ..."):
         res = nc.distributed.score(model, data, address=address, allow_download=allow_download)
-    if not isinstance(res, nc.Scores):
-        raise InputError("--ray scores image folders and Parquet data; score many series from Python")
     frame = res.to_frame()
     frame.index.name = _index_label(modality, frame.index.name)
     path = write_scores(frame, out)

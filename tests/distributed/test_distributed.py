@@ -25,7 +25,9 @@ SUB_KNN = dict(get_class("sub_knn").quick_params or {})
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray", reason="ray is not installed (normalcy[distributed])")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+    )
     yield ray
     ray.shutdown()
 
@@ -119,7 +121,9 @@ def test_cli_score_on_ray_writes_the_local_table(ray_cluster, table, tmp_path):
     assert out.exit_code == 0, out.output
     out = runner.invoke(app, ["score", str(model), str(files[0]), "-o", str(tmp_path / "one.csv")])
     assert out.exit_code == 0, out.output
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ray.csv"), pd.read_csv(tmp_path / "one.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "ray.csv"), pd.read_csv(tmp_path / "one.csv")
+    )
 
 
 def test_image_folder_equals_local_scores(ray_cluster, tmp_path):
@@ -132,7 +136,7 @@ def test_image_folder_equals_local_scores(ray_cluster, tmp_path):
         if i == 4:
             pixels[10:20, 10:20] = 255
         Image.fromarray(pixels).save(folder / f"img_{i}.png")
-    train = (rng.random((6, 48, 48)) * 60 + 90).astype(np.uint8)
+    train = (rng.random((10, 48, 48)) * 60 + 90).astype(np.uint8)
     det = nc.create("patchcore", **get_class("patchcore").quick_params, batch_size=2,
                     num_threads=1, verbose=False, seed=0).fit(train)  # fmt: skip
     det.calibrate(train, fpr=0.2)

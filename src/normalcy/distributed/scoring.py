@@ -95,7 +95,14 @@ def _pool_size(ray: Any, wanted: int | None, work: Any) -> int:
 
 
 def _map(
-    ds: Any, ref: Any, kind: str, options: dict, workers: int, args: dict, cpus: float = 1, **kw: Any
+    ds: Any,
+    ref: Any,
+    kind: str,
+    options: dict,
+    workers: int,
+    args: dict,
+    cpus: float = 1,
+    **kw: Any,
 ):
     import ray.data
 
@@ -165,9 +172,11 @@ def _score_series(
     out = _map(ds, ref, "series", {"from_files": work.from_files}, workers, args, batch_size=1)
     rows: dict[int, Scores] = {}
     for part in out.iter_batches(batch_size=None, batch_format="numpy"):
-        for p, s, lab, idx in zip(part["pos"], part["scores"], part["labels"], part["index"]):
+        for p, s, lab, idx in zip(
+            part["pos"], part["scores"], part["labels"], part["index"], strict=True
+        ):
             rows[int(p)] = Scores(scores=np.asarray(s), labels=lab, index=idx)
     if sorted(rows) != list(range(len(items))):
         raise NormalcyError(f"distributed scoring returned {len(rows)} results for {len(items)}")
     results = [rows[i] for i in range(len(items))]
-    return dict(zip(work.keys, results)) if work.keys is not None else results
+    return dict(zip(work.keys, results, strict=True)) if work.keys is not None else results

@@ -94,13 +94,13 @@ def fit_many(
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
         results: list[Any] = []
-        for file_name, blob in zip(names, blobs):
+        for file_name, blob in zip(names, blobs, strict=True):
             path = folder / file_name
             path.write_bytes(blob)
             results.append(path)
     else:
         results = [load_bytes(blob) for blob in blobs]
-    return dict(zip(keys, results)) if keys is not None else results
+    return dict(zip(keys, results, strict=True)) if keys is not None else results
 
 
 def _as_job_data(x: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError, NormalcyError
+from ..image.input import ImageSource
 from ..table_io import TIME_COLUMNS
 from .cluster import worker_error
 from .model import load_bytes
@@ -56,7 +57,7 @@ class ScoreWorker:
     # -- images ---------------------------------------------------------------------------
     def _images(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         pos, scores, labels = [], [], []
-        for start, paths in zip(batch["start"], batch["paths"]):
+        for start, paths in zip(batch["start"], batch["paths"], strict=True):
             res = self.detector.score(self._image_input([str(p) for p in paths]))
             pos.append(np.arange(int(start), int(start) + len(res), dtype=np.int64))
             scores.append(res.scores)
@@ -68,9 +69,9 @@ class ScoreWorker:
         return out
 
     def _image_input(self, paths: list[str]) -> Any:
-        """The images of one unit, brought to the size the whole folder is scored at (the
-        first image's size) exactly as one process would resize them."""
-        from ..image.input import as_images, resize_image
+        """The images of one unit, with maps (and scores) at the size the whole folder is
+        scored at in one process: the first image's size."""
+        from ..image.input import as_images
 
         source = as_images(paths)
         size = tuple(self.options["size"])
@@ -82,7 +83,7 @@ class ScoreWorker:
                 f"images have different sizes (e.g. {size} and {tuple(odd)}); expected one size, "
                 "or a detector with on_mixed_sizes='resize'"
             )
-        return np.stack([resize_image(source[i], size) for i in range(len(source))])
+        return FolderSized(source, size)
 
     # -- table rows -----------------------------------------------------------------------
     def _rows(self, frame: Any) -> Any:
@@ -122,3 +123,18 @@ def table_features(frame: Any) -> Any:
     if len(frame.columns) and str(frame.columns[0]).strip().lower() in TIME_COLUMNS:
         frame = frame.drop(columns=[frame.columns[0]])
     return frame.reset_index(drop=True)
+
+
+class FolderSized(ImageSource):
+    """An ``ImageSource`` whose output size is the folder's (set by its first image), not
+    this unit's first image's: images are read as they are, maps come out at that size."""
+
+    def __init__(self, source: ImageSource, size: tuple[int, int]) -> None:
+        # ImageSource keeps its items private; they are read lazily, never copied here
+        super().__init__(source._items, list(source.names), list(source.sizes))
+        self.folder_size = tuple(size)
+
+    def output_size(self, on_mixed_sizes: str = "resize") -> tuple[int, int]:
+        # the unit's sizes were checked against the folder's by the worker
+        super().output_size("resize" if on_mixed_sizes == "error" else on_mixed_sizes)
+        return self.folder_size  # type: ignore[return-value]
