@@ -5,6 +5,7 @@ Data ``map_batches``, the model loaded once per worker, and return what one proc
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,7 +73,9 @@ def score(
         workers = _pool_size(ray, num_workers, work)
         ref = ray.put(data)
         args = dict(key=key, allow_download=allow_download)
-        with driver_errors():
+        with driver_errors(), warnings.catch_warnings():
+            # Ray Data warns when a pool has more actors than a small input has blocks
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
             if isinstance(work, ImageWork):
                 return _score_images(ray, ref, work, workers, args)
             if isinstance(work, RowWork):
