@@ -167,3 +167,18 @@ def test_fit_many_and_score_many_series_equal_local(ray_cluster, tmp_path):
         np.testing.assert_array_equal(results[key].scores, local.scores)
         np.testing.assert_array_equal(results[key].labels, local.labels)
         assert results[key].index.equals(local.index)
+
+
+def test_image_units_are_whole_detector_batches(tmp_path):
+    from normalcy.distributed.model import ModelInfo
+    from normalcy.distributed.sources import plan
+
+    for i in range(5):
+        Image.fromarray(np.full((16, 16), 100, np.uint8)).save(tmp_path / f"{i}.png")
+    info = ModelInfo("patchcore", "image", {"batch_size": 4})
+    work = plan(tmp_path, info, batch_size=6)
+    assert work.unit == 4 and [len(u["paths"]) for u in work.units()] == [4, 1]
+    assert plan(tmp_path, info, batch_size=1).unit == 4
+    assert work.names == [f"{i}.png" for i in range(5)]
+    with pytest.raises(nc.InputError, match="folder of images"):
+        plan(42, info)
