@@ -48,6 +48,7 @@ __all__ = [
     "create",
     "datasets",
     "detectors",
+    "distributed",
     "load",
     "metrics",
     "modalities",
@@ -57,7 +58,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``nc.datasets``, ``nc.metrics`` and ``nc.export`` are imported on first use."""
-    if name in ("datasets", "metrics", "export"):
+    """``nc.datasets``, ``nc.metrics``, ``nc.export`` and ``nc.distributed`` are imported on
+    first use."""
+    if name in ("datasets", "metrics", "export", "distributed"):
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module 'normalcy' has no attribute {name!r}")

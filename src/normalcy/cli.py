@@ -303,11 +303,24 @@ def score(
         bool,
         typer.Option("--allow-download", help="Let the model fetch pretrained weights it names."),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Score on a Ray cluster: 'local' (a cluster on this machine), 'auto', "
+            "HOST:PORT or ray://HOST:PORT (image folders and Parquet data; no --maps-dir).",
+        ),
+    ] = None,
 ) -> None:
     """Score DATA with a saved MODEL; writes one row per sample (score, and label if calibrated)."""
     import normalcy as nc
 
     check_out(out, force, "scores")
+    if ray is not None:
+        if maps_dir is not None:
+            raise InputError("--maps-dir cannot be combined with --ray; score locally for maps")
+        _score_on_ray(model, data, out, ray, allow_download)
+        return
     det = nc.load(model, allow_download=allow_download)
     if maps_dir is not None and not _writes_maps(det):
         raise InputError(f"--maps-dir needs a detector that localises; {det.name!r} gives no maps")
@@ -324,6 +337,26 @@ def score(
             raise InputError(f"{det.name!r} returned no anomaly maps; nothing to write")
         n = write_overlays(X, res, Path(maps_dir), det.modality)
         console.print(f"wrote {n} heat-map overlays to [bold]{escape(str(maps_dir))}[/]")
+
+
+def _score_on_ray(model: Path, data: Path, out: Path, address: str, allow_download: bool) -> None:
+    """``normalcy score --ray``: the scores of ``nc.distributed.score``, written as locally."""
+    import normalcy as nc
+
+    from .core.persistence import describe_model_file
+
+    modality = describe_model_file(model)["modality"]
+    if modality == "series":
+        raise InputError(
+            "--ray scores image folders and Parquet data; score many series from Python"
+        )
+    with console.status(f"scoring {data} on Ray ({address}) ..."):
+        res = nc.distributed.score(model, data, address=address, allow_download=allow_download)
+    frame = res.to_frame()
+    frame.index.name = _index_label(modality, frame.index.name)
+    path = write_scores(frame, out)
+    flagged = f", {int(res.labels.sum())} flagged as anomalous" if res.labels is not None else ""
+    console.print(f"scored {len(res)} samples on Ray{flagged}; wrote [bold]{escape(str(path))}[/]")
 
 
 def write_overlays(images: Any, res: Any, folder: Path, modality: str = "image") -> int:
