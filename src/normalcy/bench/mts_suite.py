@@ -43,6 +43,7 @@ from ..core.errors import InputError
 from ..core.registry import detectors as registered
 from ..core.registry import get_class
 from ..core.threshold import CalibrationWarning
+from .progress import progress_bar
 from .series_common import best_range_f1, make_detector, resolve_root, stream_latency
 from .tables import markdown_table
 
@@ -146,7 +147,7 @@ def run(
     """Run the multivariate benchmark on ``dataset`` ("smd", "asd"; both when None) and return
     the summary CSV of the last one. ``root``: the data set's folder (default
     ``$NORMALCY_SHARED/datasets/mts/<dataset>``). ``limit``: at most this many entities."""
-    from ..datasets.mts import entities
+    from ..datasets.mts import entity_folders, load_entity
 
     wanted = DATASETS if dataset is None else (dataset,)
     for ds in wanted:
@@ -163,19 +164,29 @@ def run(
         data_root = _root(ds, root if dataset is not None else None)
         rows: list[dict[str, Any]] = []
         figures: list[tuple[str, Any]] = []
-        for entity in entities(data_root, limit):
-            if quick:
-                entity = _shortened(entity)
-            for name in names:
-                row: dict[str, Any] = {"dataset": ds, "entity": entity.name, "detector": name}
-                try:
-                    values, res = evaluate_entity(name, entity, quick)
-                    row.update(values, error=None)
-                    figures.append((f"{entity.name} · {name}", _top_segments(entity, res)))
-                except Exception as exc:  # a failing detector is reported, never fatal
-                    row["error"] = f"{type(exc).__name__}: {exc}"
-                rows.append(row)
+        folders = entity_folders(data_root, limit)
+        partial = out_dir / f"mts_{ds}_per_entity.partial.csv"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        progress, task = progress_bar(len(folders) * len(names), ds.upper())
+        with progress:
+            for folder in folders:
+                entity = load_entity(folder)
+                if quick:
+                    entity = _shortened(entity)
+                for name in names:
+                    progress.update(task, description=f"{ds.upper()} {entity.name} {name}")
+                    row: dict[str, Any] = {"dataset": ds, "entity": entity.name, "detector": name}
+                    try:
+                        values, res = evaluate_entity(name, entity, quick)
+                        row.update(values, error=None)
+                        figures.append((f"{entity.name} · {name}", _top_segments(entity, res)))
+                    except Exception as exc:  # a failing detector is reported, never fatal
+                        row["error"] = f"{type(exc).__name__}: {exc}"
+                    rows.append(row)
+                    pd.DataFrame(rows).to_csv(partial, index=False, float_format="%.6g")
+                    progress.advance(task)
         path = _write(ds, pd.DataFrame(rows), names, figures, out_dir)
+        partial.unlink(missing_ok=True)
     return path
 
 

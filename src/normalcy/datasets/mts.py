@@ -105,11 +105,16 @@ def load_entity(path: str | Path) -> MTSEntity:
     return MTSEntity(path.name, train, test, labels, segments)
 
 
-def entities(root: str | Path, limit: int | None = None) -> Iterator[MTSEntity]:
-    """Every entity folder under ``root`` (sorted by name), at most ``limit``."""
+def entity_folders(root: str | Path, limit: int | None = None) -> list[Path]:
+    """Entity folders (holding ``train.npy``) under ``root``, sorted by name, at most ``limit``."""
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / "train.npy").is_file())
     if not folders:
         raise InputError(f"no entity folders with train.npy under {root}")
-    for folder in folders[:limit]:
+    return folders[:limit]
+
+
+def entities(root: str | Path, limit: int | None = None) -> Iterator[MTSEntity]:
+    """Every entity under ``root`` (sorted by name), at most ``limit``, read one at a time."""
+    for folder in entity_folders(root, limit):
         yield load_entity(folder)
