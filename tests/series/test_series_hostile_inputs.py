@@ -14,6 +14,8 @@ from normalcy.series.input import MAX_ABS, as_series, parse_timestamps
 
 # small, fast settings per detector (the neural ones train one or two epochs)
 FAST = {
+    "channel_pca": {},
+    "cnn_forecast": {"window": 8, "epochs": 1, "filters": 4, "hidden": 8},
     "conformal_knn": {"window": 8, "memory": 64, "calibration": 64, "horizon": 16,
                       "refractory": 8, "warmup": 16},
     "hpc_autoencoder": {"window": 8, "epochs": 1, "max_hidden": 16},
@@ -23,6 +25,7 @@ FAST = {
     "sub_iforest": {"window": 8, "n_estimators": 10},
     "sub_knn": {"window": 8, "n_neighbors": 3},
     "sub_pca": {"window": 8, "refresh": 16, "warmup": 32},
+    "usad": {"window": 4, "epochs": 1, "latent": 4},
 }  # fmt: skip
 NAMES = sorted(FAST)
 STREAMING = ("conformal_knn", "rola", "sub_pca")

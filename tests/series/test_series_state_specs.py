@@ -20,6 +20,8 @@ from model_file_tampering import write_model as write
 NAMES = sorted(FAST)
 # a sizing parameter of each detector, and an edit that changes a saved array's shape
 SIZING = {
+    "channel_pca": ("n_components", 1),
+    "cnn_forecast": ("filters", 5),
     "conformal_knn": ("memory", 65),
     "hpc_autoencoder": ("n_layers", 2),
     "hypad": ("hidden", 5),
@@ -28,6 +30,7 @@ SIZING = {
     "sub_iforest": ("window", 9),
     "sub_knn": ("window", 9),
     "sub_pca": ("window", 9),
+    "usad": ("latent", 5),
 }
 
 

@@ -210,9 +210,12 @@ def _is_number(v: Any) -> bool:
 
 def _as_point(x: Any) -> np.ndarray:
     """A stream point as a float64 array (C,); ``InputError`` for anything but numbers."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # the common case, checked cheaply
+        return x.astype(np.float64).reshape(-1)
+    # built only when needed: the repr of a many-channel array costs far more than a step
     bad = InputError(f"a stream point must be a number or a sequence of numbers, got {x!r:.80}")
     if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "iuf":
+        if x.dtype.kind not in "iu":
             raise bad
         items: Any = x.reshape(-1)
     elif _is_number(x):
