@@ -61,6 +61,15 @@ def _events() -> tuple[Any, Any, Any]:
     return data.train.iloc[:200], data.test, data.train.iloc[200:]
 
 
+def _spectral() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from normalcy.spectral.synthetic import make_cube
+
+    train = make_cube(14, 14, 12, seed=7)
+    test = make_cube(10, 12, 12, seed=8)
+    test[4, 5] += 0.5
+    return train, test, make_cube(12, 12, 12, seed=9)
+
+
 DATA = {
     "tabular": _tabular,
     "series": _series,
@@ -69,4 +78,5 @@ DATA = {
     "graph": _graphs,
     "nodes": _nodes,
     "events": _events,
+    "spectral": _spectral,
 }

@@ -65,7 +65,9 @@ class SpectralDetector(Detector):
         extras = {}
         if len(set(shapes)) == 1:
             extras["score_maps"] = np.stack(score_maps(scores, shapes))
-        return Scores(scores=scores, maps=np.asarray(contrib, np.float32), extras=extras)
+        top = float(np.finfo(np.float32).max)
+        maps = np.clip(contrib, -top, top).astype(np.float32)
+        return Scores(scores=scores, maps=maps, extras=extras)
 
     def _score_cubes(self, cubes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core.constraints import Integral, Interval, Options, Real
+from ..core.constraints import Integral, Interval, Real
 from ..core.registry import register
 from ..core.state_spec import ArraySpec, StateSpec
 from ..progress import progress_bar
@@ -52,8 +52,9 @@ def patches(cube: np.ndarray, patch: int, L: int) -> np.ndarray:
     (reflect-padded at the borders, zero-padded from ``B`` to ``L`` bands)."""
     h, w, b = cube.shape
     r = patch // 2
-    mode = "reflect" if min(h, w) > r else "edge"
-    padded = np.pad(cube.astype(np.float32), ((r, r), (r, r), (0, 0)), mode=mode)
+    mode = "reflect" if min(h, w) > patch else "edge"
+    pads = (r, patch - 1 - r)
+    padded = np.pad(cube.astype(np.float32), (pads, pads, (0, 0)), mode=mode)
     out = np.zeros((h, w, L, patch, patch), dtype=np.float32)
     for i in range(patch):
         for j in range(patch):
@@ -75,7 +76,7 @@ class CVAE3D(SpectralDetector):
     Parameters
     ----------
     patch_size : int
-        Side of the spatial neighbourhood of each patch (odd).
+        Side of the spatial neighbourhood of each patch (the pixel sits at ``p // 2``).
     channels : int
         Channels of the first 3-D convolution (the second has twice as many).
     latent_dim : int
@@ -105,7 +106,7 @@ class CVAE3D(SpectralDetector):
 
     quick_params: ClassVar[dict[str, Any]] = {"epochs": 2, "channels": 4, "max_pixels": 2000}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "patch_size": [Options(int, {1, 3, 5, 7})],
+        "patch_size": [Interval(Integral, 1, 15)],
         "channels": [Interval(Integral, 1, 256)],
         "latent_dim": [Interval(Integral, 1, 1024)],
         "beta": [Interval(Real, 0, 1e3)],

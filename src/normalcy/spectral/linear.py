@@ -11,15 +11,22 @@ import numpy as np
 
 from ..tabular.preprocessing import ColumnScaler, add_drift
 
-__all__ = ["ColumnScaler", "add_drift", "full_contributions"]
+__all__ = ["ColumnScaler", "with_drift"]
 
 
-def full_contributions(scaler: ColumnScaler, X: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """(n, B) contributions: ``kept`` (n, k) in the kept bands, the absolute deviation from
-    the fit value in constant bands."""
+def with_drift(
+    scaler: ColumnScaler, X: np.ndarray, scores: np.ndarray, kept: np.ndarray, span: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores lifted by ``add_drift`` and (n, B) contributions: ``kept`` (n, k) in the kept
+    bands; in bands constant at fit, the lift shared in proportion to each band's absolute
+    deviation from its fit value (so contributions still sum to the score)."""
+    drift = scaler.drift(X)
+    lifted = add_drift(scores, drift, span)
     out = np.zeros(X.shape, dtype=np.float64)
     out[:, scaler.keep_] = kept
     off = ~scaler.keep_
     if off.any():
-        out[:, off] = np.abs(X[:, off] - scaler.constant_values_[off])
-    return out
+        dev = np.abs(X[:, off] - scaler.constant_values_[off])
+        share = np.divide(dev, drift[:, None], out=np.zeros_like(dev), where=drift[:, None] > 0)
+        out[:, off] = share * (lifted - scores)[:, None]
+    return lifted, out

@@ -30,7 +30,7 @@ from ..core.state_spec import ArraySpec, StateSpec
 from ..tabular.preprocessing import finite_span
 from .base import SpectralDetector
 from .input import pixels
-from .linear import ColumnScaler, add_drift, full_contributions
+from .linear import ColumnScaler, with_drift
 
 
 def band_scale(scaler: ColumnScaler, standardise: bool) -> np.ndarray:
@@ -112,10 +112,10 @@ class SpectralPCA(SpectralDetector):
     def _score_cubes(self, cubes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         X = pixels(cubes)
         if self.scaler_.n_kept == 0:
-            return self.scaler_.drift(X), full_contributions(self.scaler_, X, np.zeros((len(X), 0)))
-        contrib = self._residual(self._z(X))
-        scores = add_drift(contrib.sum(axis=1), self.scaler_.drift(X), self.span_)
-        return scores, full_contributions(self.scaler_, X, contrib)
+            contrib = np.zeros((len(X), 0))
+        else:
+            contrib = self._residual(self._z(X))
+        return with_drift(self.scaler_, X, contrib.sum(axis=1), contrib, self.span_)
 
     def _get_state(self):
         arrays = self.scaler_.get_state()

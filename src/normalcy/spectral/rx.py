@@ -26,7 +26,7 @@ from ..core.state_spec import ArraySpec, StateSpec
 from ..tabular.preprocessing import finite_span
 from .base import SpectralDetector
 from .input import pixels
-from .linear import ColumnScaler, add_drift, full_contributions
+from .linear import ColumnScaler, with_drift
 
 
 @register(
@@ -89,12 +89,11 @@ class RX(SpectralDetector):
     def _score_cubes(self, cubes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         X = pixels(cubes)
         if self.scaler_.n_kept == 0:
-            drift = self.scaler_.drift(X)
-            return drift, full_contributions(self.scaler_, X, np.zeros((len(X), 0)))
-        with np.errstate(over="ignore", invalid="ignore"):
-            scores, contrib = self._distance(self.scaler_.transform(X))
-        scores = add_drift(scores, self.scaler_.drift(X), self.span_)
-        return scores, full_contributions(self.scaler_, X, contrib)
+            scores, contrib = np.zeros(len(X)), np.zeros((len(X), 0))
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                scores, contrib = self._distance(self.scaler_.transform(X))
+        return with_drift(self.scaler_, X, scores, contrib, self.span_)
 
     def _get_state(self):
         arrays = self.scaler_.get_state()

@@ -24,7 +24,8 @@ def _smooth_field(rng: np.random.Generator, h: int, w: int, k: int) -> np.ndarra
     kernel = np.ones(2 * k + 1) / (2 * k + 1)
     for axis in (0, 1):
         field = np.apply_along_axis(np.convolve, axis, field, kernel, mode="same")
-    return field[k : k + h, k : k + w]
+    field = field[k : k + h, k : k + w]
+    return (field - field.min()) / max(float(np.ptp(field)), 1e-12) + 0.05
 
 
 def make_cube(
