@@ -70,6 +70,19 @@ def _spectral() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return train, test, make_cube(12, 12, 12, seed=9)
 
 
+def _segments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(10)
+    t = np.arange(64)
+
+    def make(n: int) -> np.ndarray:
+        phase = rng.uniform(0, 2 * np.pi, (n, 1))
+        return np.sin(2 * np.pi * t / 16 + phase) + 0.2 * rng.normal(size=(n, 64))
+
+    test = make(10)
+    test[0, ::8] += 6.0  # spikes
+    return make(40), test, make(20)
+
+
 DATA = {
     "tabular": _tabular,
     "series": _series,
@@ -79,4 +92,5 @@ DATA = {
     "nodes": _nodes,
     "events": _events,
     "spectral": _spectral,
+    "segments": _segments,
 }

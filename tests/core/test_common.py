@@ -400,6 +400,19 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "a list of graphs": [train, train],
             "a string": "graph",
         }
+    if info.modality == "segments":
+        nan = train.copy()
+        nan[2, 5] = np.nan
+        return {
+            "1-D": train[0],
+            "4-D": train[:, :, None, None],
+            "NaN": nan,
+            "inf": np.where(np.isnan(nan), np.inf, train),
+            "too short": train[:, :3],
+            "no segments": train[:0],
+            "strings": np.full((3, 20), "a"),
+            "ragged list": [np.ones(20), np.ones(21)],
+        }
     if info.modality == "spectral":
         nan = train.copy()
         nan[2, 3, 1] = np.nan
@@ -440,6 +453,8 @@ def _mismatched(info, test) -> Any:
         return np.hstack([test, test[:, :1]])
     if info.modality == "nodes":
         return (test.edge_index, np.hstack([test.x, test.x[:, :1]]))
+    if info.modality == "segments":  # longer segments than the fitted ones
+        return np.hstack([test, test[:, :4]])
     if info.modality == "spectral":  # one band more than the fitted cubes
         return np.concatenate([test, test[:, :, :1]], axis=2)
     return None
@@ -516,6 +531,14 @@ def _awkward(info, train) -> dict[str, Any]:
             "constant features": (train.edge_index, np.ones((n, train.x.shape[1]))),
             "no edges": (np.zeros((2, 0), np.int64), train.x),
             "huge features": (train.edge_index, train.x * 1e6),
+        }
+    if info.modality == "segments":
+        return {
+            "constant": np.ones_like(train),
+            "one segment": train[:1],
+            "huge": train * 1e100,
+            "tiny": train * 1e-100,
+            "duplicated": np.repeat(train[:1], len(train), axis=0),
         }
     if info.modality == "spectral":
         const_band = train.copy()

@@ -224,6 +224,11 @@ def _spectral() -> tuple[np.ndarray, np.ndarray]:
     return make_cube(12, 12, 10, seed=11), make_cube(8, 9, 10, seed=12)
 
 
+def _segments() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(13)
+    return rng.normal(size=(30, 48)), rng.normal(size=(8, 48))
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
@@ -233,6 +238,7 @@ DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "nodes": _nodes,
     "events": _events,
     "spectral": _spectral,
+    "segments": _segments,
 }
 
 
@@ -725,6 +731,32 @@ def spectral_variants(C: np.ndarray) -> dict[str, Callable[[], Any]]:
     }
 
 
+def segments_variants(S: np.ndarray) -> dict[str, Callable[[], Any]]:
+    """N x T segments in hostile forms."""
+    return {
+        "NaN": lambda: _with(S, np.nan, (1, 2)),
+        "inf": lambda: _with(S, np.inf, (1, 2)),
+        "all NaN": lambda: np.full(S.shape, np.nan),
+        "1e300 everywhere": lambda: S * 1e300,
+        "1e-300 everywhere": lambda: S * 1e-300,
+        "constant": lambda: np.ones_like(S),
+        "complex": lambda: S.astype(np.complex128),
+        "object numbers": lambda: S.astype(object),
+        "bool": lambda: S > 0,
+        "strings": lambda: np.full(S.shape, "abc"),
+        "one segment": lambda: S[:1],
+        "3 samples": lambda: S[:, :3],
+        "no segments": lambda: S[:0],
+        "1-D": lambda: S[0],
+        "4-D": lambda: S[:, :, None, None],
+        "ragged list": lambda: [S[0], S[1, :10]],
+        "empty list": lambda: [],
+        "scalar": lambda: 1.0,
+        "None": lambda: None,
+        "string": lambda: "segments",
+    }
+
+
 def _ragged_networkx() -> Any:
     import networkx as nx
 
@@ -756,6 +788,8 @@ def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
         return events_variants(ctx.train)
     if ctx.modality == "spectral":
         return spectral_variants(ctx.train)
+    if ctx.modality == "segments":
+        return segments_variants(ctx.train)
     return {}
 
 
