@@ -97,6 +97,20 @@ def run(
                 f"fold {fold} {name} roc_auc={rows[-1]['roc_auc']:.4f} fit={t1 - t0:.1f}s",
                 flush=True,
             )
+        # reference: the raw one-sided line length (no fit), the "trivial" score
+        raw = np.abs(np.diff(data.test, axis=1)).mean(axis=1)
+        rows.append(
+            {
+                "fold": fold,
+                "detector": "raw line length (reference, no fit)",
+                "roc_auc": auroc(data.labels, raw),
+                "ap": average_precision(data.labels, raw),
+                "n_fit": 0,
+                "n_test": len(data.test),
+                "fit_s": 0.0,
+                "score_s": 0.0,
+            }
+        )
     frame = pd.DataFrame(rows)
     sets = pd.DataFrame(per_set)
     out = Path(out_dir)
