@@ -61,6 +61,28 @@ def _events() -> tuple[Any, Any, Any]:
     return data.train.iloc[:200], data.test, data.train.iloc[200:]
 
 
+def _spectral() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from normalcy.spectral.synthetic import make_cube
+
+    train = make_cube(14, 14, 12, seed=7)
+    test = make_cube(10, 12, 12, seed=8)
+    test[4, 5] += 0.5
+    return train, test, make_cube(12, 12, 12, seed=9)
+
+
+def _segments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(10)
+    t = np.arange(64)
+
+    def make(n: int) -> np.ndarray:
+        phase = rng.uniform(0, 2 * np.pi, (n, 1))
+        return np.sin(2 * np.pi * t / 16 + phase) + 0.2 * rng.normal(size=(n, 64))
+
+    test = make(10)
+    test[0, ::8] += 6.0  # spikes
+    return make(40), test, make(20)
+
+
 DATA = {
     "tabular": _tabular,
     "series": _series,
@@ -69,4 +91,6 @@ DATA = {
     "graph": _graphs,
     "nodes": _nodes,
     "events": _events,
+    "spectral": _spectral,
+    "segments": _segments,
 }

@@ -75,6 +75,9 @@ def n_items(info, X: Any) -> int:
         from normalcy.graph.graphs import as_graph
 
         return as_graph(X).n_nodes
+    if info.modality == "spectral":  # one score per pixel of every cube
+        cubes = X if isinstance(X, list) else [X]
+        return sum(c.shape[0] * c.shape[1] for c in cubes)
     return len(X)
 
 
@@ -295,6 +298,8 @@ def test_localising_detectors_return_maps(info):
         assert maps.shape == test.shape[:3], f"maps {maps.shape} for images {test.shape[:3]}"
     elif info.modality == "series":
         assert maps.shape[0] == len(test)
+    elif info.modality == "spectral":  # per-band contributions of every pixel
+        assert maps.shape == (test.shape[0] * test.shape[1], test.shape[2])
     assert np.isfinite(maps).all()
 
 
@@ -395,6 +400,34 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "a list of graphs": [train, train],
             "a string": "graph",
         }
+    if info.modality == "segments":
+        nan = train.copy()
+        nan[2, 5] = np.nan
+        return {
+            "1-D": train[0],
+            "4-D": train[:, :, None, None],
+            "NaN": nan,
+            "inf": np.where(np.isnan(nan), np.inf, train),
+            "too short": train[:, :3],
+            "no segments": train[:0],
+            "strings": np.full((3, 20), "a"),
+            "ragged list": [np.ones(20), np.ones(21)],
+        }
+    if info.modality == "spectral":
+        nan = train.copy()
+        nan[2, 3, 1] = np.nan
+        return {
+            "2-D": train[:, :, 0],
+            "5-D": train[None, :, :, :, None],
+            "NaN": nan,
+            "inf": np.where(np.isnan(nan), np.inf, train),
+            "one band": train[:, :, :1],
+            "no pixels": train[:0],
+            "strings": np.full((2, 2, 3), "a"),
+            "complex": train.astype(np.complex128),
+            "empty list": [],
+            "band counts differ": [train, train[:, :, 1:]],
+        }
     nan = train.astype(np.float32) / 255
     nan[0, 0, 0] = np.nan
     return {
@@ -420,6 +453,10 @@ def _mismatched(info, test) -> Any:
         return np.hstack([test, test[:, :1]])
     if info.modality == "nodes":
         return (test.edge_index, np.hstack([test.x, test.x[:, :1]]))
+    if info.modality == "segments":  # longer segments than the fitted ones
+        return np.hstack([test, test[:, :4]])
+    if info.modality == "spectral":  # one band more than the fitted cubes
+        return np.concatenate([test, test[:, :, :1]], axis=2)
     return None
 
 
@@ -494,6 +531,25 @@ def _awkward(info, train) -> dict[str, Any]:
             "constant features": (train.edge_index, np.ones((n, train.x.shape[1]))),
             "no edges": (np.zeros((2, 0), np.int64), train.x),
             "huge features": (train.edge_index, train.x * 1e6),
+        }
+    if info.modality == "segments":
+        return {
+            "constant": np.ones_like(train),
+            "one segment": train[:1],
+            "huge": train * 1e100,
+            "tiny": train * 1e-100,
+            "duplicated": np.repeat(train[:1], len(train), axis=0),
+        }
+    if info.modality == "spectral":
+        const_band = train.copy()
+        const_band[:, :, 3] = 7.0
+        return {
+            "constant": np.ones_like(train),
+            "constant band": const_band,
+            "one pixel": train[:1, :1],
+            "huge": train * 1e100,
+            "tiny": train * 1e-100,
+            "two cubes of different sizes": [train, train[:5, :7]],
         }
     return {
         "black": np.zeros_like(train),

@@ -218,6 +218,17 @@ def _events() -> tuple[Any, Any]:
     return data.train, data.test
 
 
+def _spectral() -> tuple[np.ndarray, np.ndarray]:
+    from normalcy.spectral.synthetic import make_cube
+
+    return make_cube(12, 12, 10, seed=11), make_cube(8, 9, 10, seed=12)
+
+
+def _segments() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(13)
+    return rng.normal(size=(30, 48)), rng.normal(size=(8, 48))
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
@@ -226,6 +237,8 @@ DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "graph": _graphs,
     "nodes": _nodes,
     "events": _events,
+    "spectral": _spectral,
+    "segments": _segments,
 }
 
 
@@ -685,6 +698,65 @@ def graph_variants(train: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
+def spectral_variants(C: np.ndarray) -> dict[str, Callable[[], Any]]:
+    """One H x W x B cube in hostile forms."""
+    return {
+        "NaN": lambda: _with(C, np.nan, (1, 2, 0)),
+        "inf": lambda: _with(C, np.inf, (1, 2, 0)),
+        "all NaN": lambda: np.full(C.shape, np.nan),
+        "1e300 everywhere": lambda: C * 1e300,
+        "+-1e150 mixed": lambda: np.where(C > C.mean(), 1e150, -1e150),
+        "1e-300 everywhere": lambda: C * 1e-300,
+        "constant": lambda: np.ones_like(C),
+        "constant band": lambda: np.concatenate(
+            [C[:, :, :-1], np.full(C.shape[:2] + (1,), 3.0)], 2
+        ),
+        "complex": lambda: C.astype(np.complex128),
+        "object numbers": lambda: C.astype(object),
+        "bool": lambda: C > C.mean(),
+        "strings": lambda: np.full(C.shape, "abc"),
+        "one pixel": lambda: C[:1, :1],
+        "one band": lambda: C[:, :, :1],
+        "no pixels": lambda: C[:0],
+        "2-D": lambda: C[:, :, 0],
+        "5-D": lambda: C[None, :, :, :, None],
+        "4-D stack": lambda: np.stack([C, C]),
+        "list of cubes of two sizes": lambda: [C, C[:3, :4]],
+        "band counts differ": lambda: [C, C[:, :, 1:]],
+        "empty list": lambda: [],
+        "ragged list": lambda: [[1.0, 2.0], [1.0]],
+        "scalar": lambda: 1.0,
+        "None": lambda: None,
+        "string": lambda: "cube",
+    }
+
+
+def segments_variants(S: np.ndarray) -> dict[str, Callable[[], Any]]:
+    """N x T segments in hostile forms."""
+    return {
+        "NaN": lambda: _with(S, np.nan, (1, 2)),
+        "inf": lambda: _with(S, np.inf, (1, 2)),
+        "all NaN": lambda: np.full(S.shape, np.nan),
+        "1e300 everywhere": lambda: S * 1e300,
+        "1e-300 everywhere": lambda: S * 1e-300,
+        "constant": lambda: np.ones_like(S),
+        "complex": lambda: S.astype(np.complex128),
+        "object numbers": lambda: S.astype(object),
+        "bool": lambda: S > 0,
+        "strings": lambda: np.full(S.shape, "abc"),
+        "one segment": lambda: S[:1],
+        "3 samples": lambda: S[:, :3],
+        "no segments": lambda: S[:0],
+        "1-D": lambda: S[0],
+        "4-D": lambda: S[:, :, None, None],
+        "ragged list": lambda: [S[0], S[1, :10]],
+        "empty list": lambda: [],
+        "scalar": lambda: 1.0,
+        "None": lambda: None,
+        "string": lambda: "segments",
+    }
+
+
 def _ragged_networkx() -> Any:
     import networkx as nx
 
@@ -714,6 +786,10 @@ def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
         return {**image_variants(ctx.train), **image_file_variants(ctx)}
     if ctx.modality == "events":
         return events_variants(ctx.train)
+    if ctx.modality == "spectral":
+        return spectral_variants(ctx.train)
+    if ctx.modality == "segments":
+        return segments_variants(ctx.train)
     return {}
 
 
