@@ -61,6 +61,15 @@ def _events() -> tuple[Any, Any, Any]:
     return data.train.iloc[:200], data.test, data.train.iloc[200:]
 
 
+def _video() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from normalcy.video.synthetic import make_clips
+
+    train = make_clips(n_clips=2, n_frames=8, size=(32, 40), seed=7).clips
+    test = make_clips(n_clips=1, n_frames=8, size=(32, 40), anomaly="wrong_way", seed=8).clips
+    holdout = make_clips(n_clips=2, n_frames=6, size=(32, 40), seed=9).clips
+    return train, test, holdout
+
+
 DATA = {
     "tabular": _tabular,
     "series": _series,
@@ -69,4 +78,5 @@ DATA = {
     "graph": _graphs,
     "nodes": _nodes,
     "events": _events,
+    "video": _video,
 }

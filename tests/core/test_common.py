@@ -75,6 +75,10 @@ def n_items(info, X: Any) -> int:
         from normalcy.graph.graphs import as_graph
 
         return as_graph(X).n_nodes
+    if info.modality == "video":
+        from normalcy.video.input import as_clips
+
+        return as_clips(X).n_frames
     return len(X)
 
 
@@ -295,6 +299,9 @@ def test_localising_detectors_return_maps(info):
         assert maps.shape == test.shape[:3], f"maps {maps.shape} for images {test.shape[:3]}"
     elif info.modality == "series":
         assert maps.shape[0] == len(test)
+    elif info.modality == "video":
+        assert maps.dtype == np.float32
+        assert maps.shape == (test.shape[0] * test.shape[1], *test.shape[2:4])
     assert np.isfinite(maps).all()
 
 
@@ -395,6 +402,23 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "a list of graphs": [train, train],
             "a string": "graph",
         }
+    if info.modality == "video":
+        nan = train.astype(np.float32) / 255
+        nan[0, 1, 2, 3] = np.nan
+        return {
+            "1-D": train.reshape(-1)[:64],
+            "2-D": train[0, 0],
+            "6-D": train[..., None, None],
+            "NaN": nan,
+            "5 channels": np.repeat(train[..., None], 5, axis=-1),
+            "no clips": train[:0],
+            "no frames": [train[0, :0]],
+            "strings": np.full((1, 2, 16, 16), "a"),
+            "int64": train.astype(np.int64),
+            "tiny frames": train[:, :, :4, :4],
+            "missing path": "no/such/clip.mp4",
+            "a number": 7,
+        }
     nan = train.astype(np.float32) / 255
     nan[0, 0, 0] = np.nan
     return {
@@ -420,6 +444,8 @@ def _mismatched(info, test) -> Any:
         return np.hstack([test, test[:, :1]])
     if info.modality == "nodes":
         return (test.edge_index, np.hstack([test.x, test.x[:, :1]]))
+    if info.modality == "video":  # frames of 5 channels where the fit had grey ones
+        return np.repeat(test[..., None], 5, axis=-1)
     return None
 
 
@@ -494,6 +520,14 @@ def _awkward(info, train) -> dict[str, Any]:
             "constant features": (train.edge_index, np.ones((n, train.x.shape[1]))),
             "no edges": (np.zeros((2, 0), np.int64), train.x),
             "huge features": (train.edge_index, train.x * 1e6),
+        }
+    if info.modality == "video":
+        return {
+            "black": np.zeros_like(train),
+            "white": np.full_like(train, 255),
+            "frozen": np.repeat(train[:, :1], train.shape[1], axis=1),
+            "single-frame clips": train[:, :1],
+            "faint": (0.5 + 1e-4 * rng.random(train.shape)).astype(np.float32),
         }
     return {
         "black": np.zeros_like(train),
