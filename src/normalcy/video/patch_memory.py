@@ -315,11 +315,17 @@ class VideoPatchCore(VideoDetector):
         return s, np.concatenate(maps)
 
     def _score_window(self, window: np.ndarray) -> tuple[float, np.ndarray]:
-        with self._session():
+        import torch
+
+        before = torch.get_num_threads()  # threadpoolctl per frame would cost ~10 ms
+        torch.set_num_threads(int(self.num_threads or before))
+        try:
             app = self._appearance(window[-1:])
             previous = window[-2] if len(window) > 1 else None
             mot = self._motion(window[-1:], previous, app.shape[1:3])
             s, grids = self._patch_scores(app, mot)
+        finally:
+            torch.set_num_threads(before)
         return float(s[0]), self._to_maps(grids, window.shape[1:3])[0]
 
     # -- state --------------------------------------------------------------------------------
