@@ -83,6 +83,15 @@ def _segments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return make(40), test, make(20)
 
 
+def _video() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from normalcy.video.synthetic import make_clips
+
+    train = make_clips(n_clips=2, n_frames=8, size=(32, 40), seed=7).clips
+    test = make_clips(n_clips=1, n_frames=8, size=(32, 40), anomaly="wrong_way", seed=8).clips
+    holdout = make_clips(n_clips=2, n_frames=6, size=(32, 40), seed=9).clips
+    return train, test, holdout
+
+
 DATA = {
     "tabular": _tabular,
     "series": _series,
@@ -93,4 +102,5 @@ DATA = {
     "events": _events,
     "spectral": _spectral,
     "segments": _segments,
+    "video": _video,
 }

@@ -37,6 +37,7 @@ SLOW = {
     "deepsvdd",
     "dif",
     "mss",
+    "frame_prediction",
 }
 
 
@@ -78,6 +79,11 @@ def n_items(info, X: Any) -> int:
     if info.modality == "spectral":  # one score per pixel of every cube
         cubes = X if isinstance(X, list) else [X]
         return sum(c.shape[0] * c.shape[1] for c in cubes)
+
+    if info.modality == "video":
+        from normalcy.video.input import as_clips
+
+        return as_clips(X).n_frames
     return len(X)
 
 
@@ -300,6 +306,10 @@ def test_localising_detectors_return_maps(info):
         assert maps.shape[0] == len(test)
     elif info.modality == "spectral":  # per-band contributions of every pixel
         assert maps.shape == (test.shape[0] * test.shape[1], test.shape[2])
+
+    elif info.modality == "video":
+        assert maps.dtype == np.float32
+        assert maps.shape == (test.shape[0] * test.shape[1], *test.shape[2:4])
     assert np.isfinite(maps).all()
 
 
@@ -428,6 +438,23 @@ def _bad_inputs(info, train) -> dict[str, Any]:
             "empty list": [],
             "band counts differ": [train, train[:, :, 1:]],
         }
+    if info.modality == "video":
+        nan = train.astype(np.float32) / 255
+        nan[0, 1, 2, 3] = np.nan
+        return {
+            "1-D": train.reshape(-1)[:64],
+            "2-D": train[0, 0],
+            "6-D": train[..., None, None],
+            "NaN": nan,
+            "5 channels": np.repeat(train[..., None], 5, axis=-1),
+            "no clips": train[:0],
+            "no frames": [train[0, :0]],
+            "strings": np.full((1, 2, 16, 16), "a"),
+            "int64": train.astype(np.int64),
+            "tiny frames": train[:, :, :4, :4],
+            "missing path": "no/such/clip.mp4",
+            "a number": 7,
+        }
     nan = train.astype(np.float32) / 255
     nan[0, 0, 0] = np.nan
     return {
@@ -457,6 +484,9 @@ def _mismatched(info, test) -> Any:
         return np.hstack([test, test[:, :4]])
     if info.modality == "spectral":  # one band more than the fitted cubes
         return np.concatenate([test, test[:, :, :1]], axis=2)
+
+    if info.modality == "video":  # frames of 5 channels where the fit had grey ones
+        return np.repeat(test[..., None], 5, axis=-1)
     return None
 
 
@@ -550,6 +580,14 @@ def _awkward(info, train) -> dict[str, Any]:
             "huge": train * 1e100,
             "tiny": train * 1e-100,
             "two cubes of different sizes": [train, train[:5, :7]],
+        }
+    if info.modality == "video":
+        return {
+            "black": np.zeros_like(train),
+            "white": np.full_like(train, 255),
+            "frozen": np.repeat(train[:, :1], train.shape[1], axis=1),
+            "single-frame clips": train[:, :1],
+            "faint": (0.5 + 1e-4 * rng.random(train.shape)).astype(np.float32),
         }
     return {
         "black": np.zeros_like(train),

@@ -229,6 +229,15 @@ def _segments() -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(30, 48)), rng.normal(size=(8, 48))
 
 
+def _video() -> tuple[np.ndarray, np.ndarray]:
+    from normalcy.video.synthetic import make_clips
+
+    return (
+        make_clips(n_clips=2, n_frames=6, size=(32, 40), seed=11).clips,
+        make_clips(n_clips=1, n_frames=6, size=(32, 40), anomaly="too_fast", seed=12).clips,
+    )
+
+
 DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "tabular": _tabular,
     "series": _series,
@@ -239,6 +248,7 @@ DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
     "events": _events,
     "spectral": _spectral,
     "segments": _segments,
+    "video": _video,
 }
 
 
@@ -635,6 +645,84 @@ def image_file_variants(ctx: Context) -> dict[str, Callable[[], Any]]:
     return out
 
 
+def video_variants(X: np.ndarray) -> dict[str, Callable[[], Any]]:
+    """Clips (N, T, H, W) uint8 made hostile: pixels, shapes, sizes changing mid-clip."""
+    f = X.astype(np.float32) / 255
+    resized = [X[0], np.pad(X[1], ((0, 0), (0, 8), (0, 4)))]
+    mid_clip = [np.pad(X[0][:3], ((0, 0), (0, 8), (0, 8))), X[0][3:]]
+    return {
+        "NaN float": lambda: _with(f, np.nan, (0, 1, 2, 3)).astype(np.float32),
+        "inf float": lambda: _with(f, np.inf, (0, 1, 2, 3)).astype(np.float32),
+        "float out of [0,1]": lambda: f * 300,
+        "complex": lambda: X.astype(np.complex64),
+        "bool": lambda: X > 100,
+        "int64": lambda: X.astype(np.int64),
+        "object": lambda: X.astype(object),
+        "strings": lambda: np.full(X.shape, "a"),
+        "empty (0,T,H,W)": lambda: X[:0],
+        "clips without frames": lambda: [X[0][:0]],
+        "1-D": lambda: X.reshape(-1)[:64],
+        "2-D": lambda: X[0, 0],
+        "6-D": lambda: X[..., None, None],
+        "1x1 frames": lambda: X[:, :, :1, :1],
+        "single-frame clips": lambda: X[:, :1],
+        "one clip (T,H,W)": lambda: X[0],
+        "RGB clips (N,T,H,W,3)": lambda: np.repeat(X[..., None], 3, axis=-1),
+        "RGBA clip": lambda: np.repeat(X[0][..., None], 4, axis=-1),
+        "5 channels": lambda: np.repeat(X[..., None], 5, axis=-1),
+        "clips of two sizes": lambda: resized,
+        "clip list with a larger clip": lambda: [np.concatenate(mid_clip[1:]), mid_clip[0]],
+        "huge-dims view 20000x20000": lambda: np.broadcast_to(
+            X[:1, :1, :1, :1], (1, 2, 20000, 20000)
+        ),
+        "None": lambda: None,
+        "scalar": lambda: 3,
+        "bytes": lambda: b"\x00\x00",
+        "missing path": lambda: "no/such/video.mp4",
+        "list of missing paths": lambda: ["no/such/a.mp4", "no/such/b"],
+        "list mixing array and int": lambda: [X[0], 5],
+        "empty list": lambda: [],
+    }
+
+
+def video_file_variants(ctx: Context) -> dict[str, Callable[[], Any]]:
+    """Frame folders with a corrupt or truncated frame, empty folders, broken video files."""
+    from PIL import Image
+
+    base = ctx.tmp / "video"
+    out: dict[str, Callable[[], Any]] = {}
+
+    def frames(label: str, bad: bytes | None, name: str = "003.png") -> Any:
+        where = base / label
+        if not where.exists():
+            where.mkdir(parents=True)
+            for t, img in enumerate(ctx.train[0]):
+                Image.fromarray(img).save(where / f"{t:03d}.png")
+            if bad is not None:
+                (where / name).write_bytes(bad)
+        return str(where)
+
+    good = _png_bytes(Image.fromarray(ctx.train[0][0]))
+    out["frame folder"] = lambda: frames("good", None)
+    out["frame folder, one corrupt frame"] = lambda: frames("corrupt", b"\x89PNG garbage")
+    out["frame folder, one truncated frame"] = lambda: frames("truncated", good[: len(good) // 2])
+    out["frame folder, a bomb frame"] = lambda: frames("bomb", bomb_png(12_000, 12_000))
+
+    def empty() -> Any:
+        (base / "empty").mkdir(parents=True, exist_ok=True)
+        return str(base / "empty")
+
+    def fake_video() -> Any:
+        path = base / "fake.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not a video at all" * 10)
+        return str(path)
+
+    out["empty folder"] = empty
+    out["garbage .mp4"] = fake_video
+    return out
+
+
 def logs_variants(train: Any) -> dict[str, Callable[[], Any]]:
     """Log input: raw bytes that are not UTF-8, empty and malformed sessions, odd keys."""
     import pandas as pd
@@ -790,6 +878,9 @@ def variants(ctx: Context) -> dict[str, Callable[[], Any]]:
         return spectral_variants(ctx.train)
     if ctx.modality == "segments":
         return segments_variants(ctx.train)
+
+    if ctx.modality == "video":
+        return {**video_variants(ctx.train), **video_file_variants(ctx)}
     return {}
 
 
