@@ -5,7 +5,10 @@
   over time; queries, keys and values are convolutions of the feature maps, so attention
   weights vary over space), and a convolutional decoder that predicts the next frame from
   the attended features of the last time step and the encoder's skip features of the last
-  frame (a U-Net-style decoder, as in the paper).
+  frame (a U-Net-style decoder, as in the paper). With ``residual=True`` the decoder's
+  output is added to the last past frame (its last layer starts at zero, so training starts
+  from "nothing moves" and learns the motion), a departure from the paper that makes a
+  CPU-sized training budget enough.
 * ``ImageDiscriminator``: a patch discriminator on single frames (local consistency).
 * ``VideoDiscriminator``: a 3-D convolutional patch discriminator on the past frames
   followed by the real or predicted next frame (global temporal coherence).
@@ -107,9 +110,15 @@ class ConvTransformer(nn.Module):
     """Generator: encoder per frame, temporal self-attention, decoder to the next frame."""
 
     def __init__(
-        self, in_channels: int, channels: tuple[int, ...], heads: int, n_layers: int
+        self,
+        in_channels: int,
+        channels: tuple[int, ...],
+        heads: int,
+        n_layers: int,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        self.residual = residual
         self.levels = len(channels)
         self.enc = nn.ModuleList()
         c_prev = in_channels
@@ -125,6 +134,9 @@ class ConvTransformer(nn.Module):
             self.up.append(nn.ConvTranspose2d(c_hi, c, 2, stride=2))
             self.dec.append(_conv_block(2 * c, c))
         self.head = nn.Conv2d(channels[0], in_channels, 3, padding=1)
+        if residual:  # start as "the next frame is the last one" and learn the change
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def encode(self, frames: Any) -> list[Any]:
         """Encoder features of every frame (N, C, H, W): one tensor per level."""
@@ -137,15 +149,18 @@ class ConvTransformer(nn.Module):
             skips.append(x)
         return skips
 
-    def decode(self, deep: Any, skips_last: list[Any]) -> Any:
-        """Next frame from the deepest features of the past frames (B, T, D, h, w) and the
-        skip features of the last past frame (one per level above the deepest)."""
+    def decode(self, deep: Any, skips_last: list[Any], last_frame: Any) -> Any:
+        """Next frame from the deepest features of the past frames (B, T, D, h, w), the
+        skip features of the last past frame (one per level above the deepest) and that
+        frame itself (B, C, H, W; used when ``residual``)."""
         y = None
         for layer in self.attn:
             y = layer(deep)
             deep = torch.cat([deep[:, :-1], y[:, None]], dim=1)
         for j, (up, dec) in enumerate(zip(self.up, self.dec, strict=True)):
             y = dec(torch.cat([up(y), skips_last[self.levels - 2 - j]], dim=1))
+        if self.residual:
+            return last_frame + self.head(y)
         return torch.tanh(self.head(y))
 
     def forward(self, past: Any) -> Any:
@@ -153,7 +168,7 @@ class ConvTransformer(nn.Module):
         skips = self.encode(past.reshape(b * t, c, h, w))
         deep = skips[-1].reshape(b, t, *skips[-1].shape[1:])
         last = [s.reshape(b, t, *s.shape[1:])[:, -1] for s in skips[:-1]]
-        return self.decode(deep, last)
+        return self.decode(deep, last, past[:, -1])
 
 
 class ImageDiscriminator(nn.Module):
@@ -196,8 +211,10 @@ class VideoDiscriminator(nn.Module):
         return self.net(clip.transpose(1, 2))
 
 
-def build_generator(in_channels: int, channels: tuple[int, ...], heads: int, n_layers: int):
-    return ConvTransformer(in_channels, tuple(channels), heads, n_layers)
+def build_generator(
+    in_channels: int, channels: tuple[int, ...], heads: int, n_layers: int, residual: bool = False
+):
+    return ConvTransformer(in_channels, tuple(channels), heads, n_layers, residual)
 
 
 def build_image_discriminator(in_channels: int, channels: tuple[int, ...]):

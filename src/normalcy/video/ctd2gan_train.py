@@ -215,9 +215,7 @@ class Trainer:
         for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
             for i, state in opt.state_dict()["state"].items():
                 for key, value in state.items():
-                    arrays[f"{name}.{i}.{key}"] = np.atleast_1d(
-                        value.detach().cpu().numpy()
-                    ).copy()
+                    arrays[f"{name}.{i}.{key}"] = np.atleast_1d(value.detach().cpu().numpy()).copy()
         return arrays
 
     def save_checkpoint(self, path: str | Path) -> Path:
@@ -272,7 +270,9 @@ class Trainer:
         if header.get("signature") != self.signature:
             theirs = header.get("signature") or {}
             differ = sorted(
-                k for k in set(theirs) | set(self.signature) if theirs.get(k) != self.signature.get(k)
+                k
+                for k in set(theirs) | set(self.signature)
+                if theirs.get(k) != self.signature.get(k)
             )
             raise InputError(
                 f"checkpoint {path} was written for other settings or data (differs in "
