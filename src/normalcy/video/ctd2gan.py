@@ -22,7 +22,8 @@ across clips). Maps are the squared prediction error per pixel (mean over channe
 resized to the input size.
 
 Sizes: the paper works on 256x256 frames with an encoder of 64-128-256-512 channels; the
-CPU defaults (64x96 frames, 16-32-64 channels, 1 attention layer) train in minutes.
+CPU defaults (64x96 frames, 8-16-32 channels, 1 attention layer, residual prediction)
+train in minutes (docs/video.md lists the departures from the paper).
 ``height``/``width``/``channels``/``disc_channels`` set the paper's sizes.
 
 Reference: Feng, X., Song, D., Chen, Y., Chen, Z., Ni, J. & Chen, H. Convolutional
@@ -137,7 +138,8 @@ class CTD2GAN(VideoDetector):
         iterations and at the end; an existing one with the same settings and data is
         resumed by ``fit``), or ``None``.
     device, threads, verbose, seed:
-        Torch device, CPU threads (``None``: torch's default), progress bar, random seed.
+        Torch device, CPU threads (``None``: torch's default; 1 by default, as the other
+        torch detectors), progress bar, random seed.
     """
 
     quick_params: ClassVar[dict[str, Any]] = {
@@ -185,14 +187,14 @@ class CTD2GAN(VideoDetector):
         height: int = 64,
         width: int = 96,
         grayscale: bool | str = "auto",
-        channels: tuple[int, ...] | list[int] = (16, 32, 64),
+        channels: tuple[int, ...] | list[int] = (8, 16, 32),
         heads: int = 4,
         attn_layers: int = 1,
         residual: bool = True,
-        disc_channels: tuple[int, ...] | list[int] = (16, 32, 64),
-        iterations: int = 600,
+        disc_channels: tuple[int, ...] | list[int] = (8, 16, 32),
+        iterations: int = 1000,
         batch_size: int = 8,
-        lr_g: float = 2e-4,
+        lr_g: float = 1e-3,
         lr_d: float = 2e-5,
         lambda_int: float = 1.0,
         lambda_gd: float = 1.0,
@@ -202,7 +204,7 @@ class CTD2GAN(VideoDetector):
         checkpoint: str | None = None,
         checkpoint_every: int = 100,
         device: str = "auto",
-        threads: int | None = None,
+        threads: int | None = 1,
         verbose: bool = False,
         seed: int = 0,
     ) -> None:
@@ -261,6 +263,7 @@ class CTD2GAN(VideoDetector):
             tuple(int(c) for c in self.channels),
             int(self.heads),
             int(self.attn_layers),
+            bool(self.residual),
         )
 
     # -- training -----------------------------------------------------------------------------
