@@ -25,7 +25,7 @@ def _mse_of_prediction(det, clips):
 @pytest.fixture(scope="module")
 def meta():
     train = make_clips(n_clips=2, n_frames=12, size=(32, 32), seed=1)
-    return nc.create("sa2d", meta_iterations=30, meta_lr=1e-3, **SA2D).fit(train.clips)
+    return nc.create("sa2d", meta_iterations=15, meta_lr=1e-3, **SA2D).fit(train.clips)
 
 
 def test_views_keep_shape_and_map_masks():
