@@ -37,6 +37,7 @@ SLOW = {
     "deepsvdd",
     "dif",
     "mss",
+    "frame_prediction",
 }
 
 
