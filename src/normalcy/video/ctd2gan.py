@@ -58,6 +58,7 @@ _DEVICE = [
 ]
 _CHANNELS = [ListOf(Interval(Integral, 1, 1024), max_len=6)]
 _SCORE_CHUNK = 64
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as video.input uses
 
 
 def to_model_frames(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np.ndarray:
@@ -67,9 +68,7 @@ def to_model_frames(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np
     h, w = size
     out = []
     for frame in frames:
-        if gray and frame.shape[2] == 3:
-            frame = frame @ np.array([0.299, 0.587, 0.114], np.float32)
-        img = frame if frame.ndim == 2 else frame
+        img = frame @ _LUMA if gray and frame.shape[2] == 3 else frame
         if img.shape[:2] != (h, w):
             interp = cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR
             img = cv2.resize(img, (w, h), interpolation=interp)
