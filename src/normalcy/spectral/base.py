@@ -34,9 +34,11 @@ from .input import MAX_BANDS, as_cubes
 
 def score_maps(scores: np.ndarray, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
     """Per-pixel ``scores`` cut back into one ``H x W`` map per cube."""
+    top = float(np.finfo(np.float32).max)
+    values = np.clip(np.asarray(scores, dtype=np.float64), -top, top).astype(np.float32)
     out, start = [], 0
     for h, w in shapes:
-        out.append(np.asarray(scores[start : start + h * w], dtype=np.float32).reshape(h, w))
+        out.append(values[start : start + h * w].reshape(h, w))
         start += h * w
     return out
 
