@@ -8,6 +8,14 @@ that is undefined for the input (e.g. one class only) returns NaN with an
 
 from ._validation import UndefinedMetricWarning
 from .evaluate import evaluate
+from .multivariate import (
+    Affiliation,
+    affiliation,
+    affiliation_f1,
+    hit_rate,
+    point_adjusted_f1_max,
+    point_f1,
+)
 from .pixel import AupimoResult, aupimo, aupro, pixel_auroc
 from .ranking import F1Max, auroc, average_precision, f1_max, tpr_at_fpr
 from .series import (
@@ -27,9 +35,12 @@ from .series import (
 
 __all__ = [
     "NAB_PROFILES",
+    "Affiliation",
     "AupimoResult",
     "F1Max",
     "UndefinedMetricWarning",
+    "affiliation",
+    "affiliation_f1",
     "aupimo",
     "aupro",
     "auroc",
@@ -37,12 +48,15 @@ __all__ = [
     "evaluate",
     "event_f1",
     "f1_max",
+    "hit_rate",
     "nab_normalize",
     "nab_raw_score",
     "nab_score",
     "pate",
     "pixel_auroc",
     "point_adjusted_f1",
+    "point_adjusted_f1_max",
+    "point_f1",
     "range_f1",
     "range_precision_recall",
     "tpr_at_fpr",
