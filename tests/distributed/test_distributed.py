@@ -85,6 +85,8 @@ def test_unknown_dataset_forms_are_refused(table, tmp_path):
     det = table[0]
     with pytest.raises(nc.InputError, match="Parquet"):
         nc.distributed.score(det, 42)
+    with pytest.raises(nc.InputError, match="num_workers"):
+        nc.distributed.score(det, tmp_path, num_workers=0)
     with pytest.raises(nc.InputError, match="Parquet"):
         nc.distributed.score(det, tmp_path)  # an empty folder
     series_det = nc.create("sub_knn", **SUB_KNN).fit(next(iter(_series(1).values())))

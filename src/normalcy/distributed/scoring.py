@@ -67,6 +67,9 @@ def score(
     or, for many series, a list (or dict with the same keys) of ``Scores``. No anomaly maps
     (score locally, or ``det.score`` on a subset, to get maps).
     """
+    for what, value in (("num_workers", num_workers), ("batch_size", batch_size)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InputError(f"{what} must be a positive integer or None, got {value!r}")
     data, info = model_bytes(model, key=key)
     work = plan(dataset, info, batch_size)
     with connected(address, num_cpus=num_workers, keep_cluster=keep_cluster) as ray:
@@ -87,8 +90,6 @@ def _pool_size(ray: Any, wanted: int | None, work: Any) -> int:
     """Workers in the pool: as asked (at most one per CPU of the cluster, or Ray would wait
     for CPUs that never come), never more than there are work units."""
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    if wanted is not None and wanted < 1:
-        raise InputError(f"num_workers must be at least 1, got {wanted}")
     n = min(wanted or cpus, cpus)
     if isinstance(work, ImageWork):
         n = min(n, -(-len(work.paths) // work.unit))
