@@ -171,15 +171,21 @@ def _ordered(ray: Any) -> Iterator[None]:
 def _score_series(
     ray: Any, ref: Any, work: SeriesWork, workers: int, args: dict, info: ModelInfo
 ) -> Any:
+    import pandas as pd
+
     items = [{"pos": i, "item": item} for i, item in enumerate(work.items)]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     out = _map(ds, ref, "series", {"from_files": work.from_files}, workers, args, batch_size=1)
     rows: dict[int, Scores] = {}
     for part in out.iter_batches(batch_size=None, batch_format="numpy"):
-        for p, s, lab, idx in zip(
-            part["pos"], part["scores"], part["labels"], part["index"], strict=True
-        ):
-            rows[int(p)] = Scores(scores=np.asarray(s), labels=lab, index=idx)
+        fields = ("pos", "scores", "labels", "stamps", "index_name")
+        for p, s, lab, ns, name in zip(*(part[f] for f in fields), strict=True):
+            index = pd.DatetimeIndex(np.asarray(ns, dtype="datetime64[ns]"), name=name or None)
+            rows[int(p)] = Scores(
+                scores=np.asarray(s, dtype=np.float64),
+                labels=np.asarray(lab, dtype=bool) if len(lab) else None,
+                index=index if len(ns) else None,
+            )
     if sorted(rows) != list(range(len(items))):
         raise NormalcyError(f"distributed scoring returned {len(rows)} results for {len(items)}")
     results = [rows[i] for i in range(len(items))]
