@@ -18,6 +18,7 @@ import normalcy as nc
 from normalcy.cli import app
 from normalcy.core.registry import get_class
 from normalcy.distributed.cluster import ClusterError, check_reachable, require_ray
+from normalcy.table_io import read_table
 
 SUB_KNN = dict(get_class("sub_knn").quick_params or {})
 
@@ -85,6 +86,8 @@ def test_unknown_dataset_forms_are_refused(table, tmp_path):
     det = table[0]
     with pytest.raises(nc.InputError, match="Parquet"):
         nc.distributed.score(det, 42)
+    with pytest.raises(nc.InputError, match="num_workers"):
+        nc.distributed.score(det, tmp_path, num_workers=0)
     with pytest.raises(nc.InputError, match="Parquet"):
         nc.distributed.score(det, tmp_path)  # an empty folder
     series_det = nc.create("sub_knn", **SUB_KNN).fit(next(iter(_series(1).values())))
@@ -167,6 +170,15 @@ def test_fit_many_and_score_many_series_equal_local(ray_cluster, tmp_path):
         np.testing.assert_array_equal(results[key].scores, local.scores)
         np.testing.assert_array_equal(results[key].labels, local.labels)
         assert results[key].index.equals(local.index)
+    files = []
+    for key, s in series.items():  # one series per CSV file, read as `normalcy score` reads it
+        s.rename("value").to_frame().to_csv(tmp_path / f"{key}.csv")
+        files.append(tmp_path / f"{key}.csv")
+    from_files = nc.distributed.score(det, files)
+    for path, res in zip(files, from_files, strict=True):
+        local = det.score(read_table(path))
+        np.testing.assert_array_equal(res.scores, local.scores)
+        assert res.index.equals(local.index)
 
 
 def test_image_units_are_whole_detector_batches(tmp_path):

@@ -67,6 +67,9 @@ def score(
     or, for many series, a list (or dict with the same keys) of ``Scores``. No anomaly maps
     (score locally, or ``det.score`` on a subset, to get maps).
     """
+    for what, value in (("num_workers", num_workers), ("batch_size", batch_size)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InputError(f"{what} must be a positive integer or None, got {value!r}")
     data, info = model_bytes(model, key=key)
     work = plan(dataset, info, batch_size)
     with connected(address, num_cpus=num_workers, keep_cluster=keep_cluster) as ray:
@@ -87,8 +90,6 @@ def _pool_size(ray: Any, wanted: int | None, work: Any) -> int:
     """Workers in the pool: as asked (at most one per CPU of the cluster, or Ray would wait
     for CPUs that never come), never more than there are work units."""
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    if wanted is not None and wanted < 1:
-        raise InputError(f"num_workers must be at least 1, got {wanted}")
     n = min(wanted or cpus, cpus)
     if isinstance(work, ImageWork):
         n = min(n, -(-len(work.paths) // work.unit))
@@ -170,15 +171,21 @@ def _ordered(ray: Any) -> Iterator[None]:
 def _score_series(
     ray: Any, ref: Any, work: SeriesWork, workers: int, args: dict, info: ModelInfo
 ) -> Any:
+    import pandas as pd
+
     items = [{"pos": i, "item": item} for i, item in enumerate(work.items)]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     out = _map(ds, ref, "series", {"from_files": work.from_files}, workers, args, batch_size=1)
     rows: dict[int, Scores] = {}
     for part in out.iter_batches(batch_size=None, batch_format="numpy"):
-        for p, s, lab, idx in zip(
-            part["pos"], part["scores"], part["labels"], part["index"], strict=True
-        ):
-            rows[int(p)] = Scores(scores=np.asarray(s), labels=lab, index=idx)
+        fields = ("pos", "scores", "labels", "stamps", "index_name")
+        for p, s, lab, ns, name in zip(*(part[f] for f in fields), strict=True):
+            index = pd.DatetimeIndex(np.asarray(ns, dtype="datetime64[ns]"), name=name or None)
+            rows[int(p)] = Scores(
+                scores=np.asarray(s, dtype=np.float64),
+                labels=np.asarray(lab, dtype=bool) if len(lab) else None,
+                index=index if len(ns) else None,
+            )
     if sorted(rows) != list(range(len(items))):
         raise NormalcyError(f"distributed scoring returned {len(rows)} results for {len(items)}")
     results = [rows[i] for i in range(len(items))]

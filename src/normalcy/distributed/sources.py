@@ -175,7 +175,56 @@ def _series(dataset: Any) -> SeriesWork:
         for p in items:
             if not Path(p).is_file():
                 raise InputError(f"series file {p} does not exist")
+    else:
+        items = [to_transport(x, i) for i, x in enumerate(items)]
     return SeriesWork(items=items, keys=keys, from_files=all(paths))
+
+
+def to_transport(series: Any, i: int) -> dict[str, Any]:
+    """A series as plain arrays for Ray Data's columns (which keep no pandas index):
+    values, the time index as int64 nanoseconds (empty: none) and the column names."""
+    import numpy as np
+    import pandas as pd
+
+    stamps, columns, name = np.zeros(0, dtype=np.int64), [], ""
+    if isinstance(series, (pd.Series, pd.DataFrame)):
+        frame = series.to_frame() if isinstance(series, pd.Series) else series
+        index = frame.index
+        if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+            stamps, name = (
+                index.values.astype("datetime64[ns]").view(np.int64),
+                str(index.name or ""),
+            )
+        elif not isinstance(index, pd.RangeIndex):
+            raise InputError(
+                f"series {i} has a {type(index).__name__} index; distributed scoring takes "
+                "time-zone-naive timestamps or a plain position index (reset_index)"
+            )
+        columns = [str(c) for c in frame.columns]
+        series = frame
+    try:
+        values = np.asarray(series, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"series {i} is not numeric; expected numbers") from None
+    return {"values": values, "stamps": stamps, "columns": columns, "index_name": name}
+
+
+def from_transport(item: Any) -> Any:
+    """The series ``to_transport`` packed: a DataFrame when it was a pandas object."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.asarray(item["values"], dtype=np.float64)
+    columns = [str(c) for c in item["columns"]]
+    if not columns:
+        return values
+    stamps = np.asarray(item["stamps"], dtype=np.int64)
+    index = (
+        pd.DatetimeIndex(stamps.astype("datetime64[ns]"), name=item["index_name"] or None)
+        if len(stamps)
+        else None
+    )
+    return pd.DataFrame(values.reshape(len(values), -1), index=index, columns=columns)
 
 
 def _describe(x: Any) -> str:

@@ -20,6 +20,7 @@ from ..image.input import ImageSource
 from ..table_io import TIME_COLUMNS
 from .cluster import worker_error
 from .model import load_bytes
+from .sources import from_transport
 
 PANDAS_INDEX_PREFIX = "__index_level_"
 
@@ -98,13 +99,20 @@ class ScoreWorker:
     # -- series ---------------------------------------------------------------------------
     def _series(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["pos"])
-        scores, labels, index = (np.empty(n, dtype=object) for _ in range(3))
+        scores, labels, stamps = (np.empty(n, dtype=object) for _ in range(3))
+        names = np.empty(n, dtype=object)
         for i, item in enumerate(batch["item"]):
-            data = self._read_series(item) if self.options.get("from_files") else item
+            data = (
+                self._read_series(item) if self.options.get("from_files") else from_transport(item)
+            )
             res = self.detector.score(data)
-            scores[i], labels[i], index[i] = res.scores, res.labels, res.index
+            scores[i] = res.scores
+            labels[i] = res.labels if res.labels is not None else np.zeros(0, dtype=bool)
+            # the index travels as int64 nanoseconds (pandas objects do not survive Ray
+            # Data's columns); an empty array means no index
+            stamps[i], names[i] = _index_as_ns(res.index)
         return {"pos": np.asarray(batch["pos"], dtype=np.int64), "scores": scores,
-                "labels": labels, "index": index}  # fmt: skip
+                "labels": labels, "stamps": stamps, "index_name": names}  # fmt: skip
 
     def _read_series(self, path: Any) -> Any:
         from pathlib import Path
@@ -112,6 +120,21 @@ class ScoreWorker:
         from ..core.modality import get_modality
 
         return get_modality(self.detector.modality).resolve("reader")(Path(str(path)))
+
+
+def _index_as_ns(index: Any) -> tuple[np.ndarray, str]:
+    """A series' DatetimeIndex as (int64 nanoseconds, name); (empty, "") for no index."""
+    import pandas as pd
+
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        return index.values.astype("datetime64[ns]").view(np.int64), str(index.name or "")
+    if index is not None:
+        raise InputError(
+            "distributed scoring returns series indexed by time-zone-naive timestamps or by "
+            f"position; this series has a {type(index).__name__} index (reset it, or score it "
+            "with det.score)"
+        )
+    return np.zeros(0, dtype=np.int64), ""
 
 
 def table_features(frame: Any) -> Any:
