@@ -85,5 +85,5 @@ def test_undefined_metrics_are_nan_with_one_warning():
 
 def test_bad_kind_and_lazy_import():
     with pytest.raises(InputError, match="kind"):
-        M.evaluate([0, 1], [0.1, 0.2], kind="video")
+        M.evaluate([0, 1], [0.1, 0.2], kind="no-such-kind")
     assert nc.metrics.auroc is M.auroc
