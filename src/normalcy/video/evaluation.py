@@ -49,3 +49,17 @@ def downsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def pixel_auroc(masks: np.ndarray, maps: np.ndarray) -> float:
     """Pixel AUROC of (n, h, w) bool masks and (n, h, w) maps of the same size."""
     return auroc(np.asarray(masks).reshape(-1).astype(int), np.asarray(maps).reshape(-1))
+
+
+def frame_intervals(
+    flags: np.ndarray, lengths: Sequence[int], names: Sequence[str] | None = None
+) -> list[tuple[str, int, int]]:
+    """Anomalous events as frame intervals: ``(clip, first, last)`` (inclusive) for every
+    run of flagged frames (e.g. ``Scores.labels``), never crossing a clip boundary."""
+    names = [f"{i:04d}" for i in range(len(lengths))] if names is None else list(names)
+    out: list[tuple[str, int, int]] = []
+    for name, clip in zip(names, split_by_clip(np.asarray(flags, bool), lengths), strict=True):
+        padded = np.concatenate([[False], clip, [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        out.extend((name, int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True))
+    return out
