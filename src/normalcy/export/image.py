@@ -40,12 +40,13 @@ from torch.nn import functional as F
 
 from ..core.errors import InputError
 from ..image.feature_detector import concat_layers
-from ..image.preprocess import _blur_matrix, _interp_matrix
+from ..image.interpolation import interp_matrix
+from ..image.preprocess import _blur_matrix
 
 
 def _map_matrix(n_grid: int, side: int, sigma: float) -> torch.Tensor:
     """(side, n_grid): bilinear upsampling of a grid axis to ``side``, then the blur."""
-    op = _blur_matrix(side, float(sigma)) @ _interp_matrix(n_grid, side)
+    op = _blur_matrix(side, float(sigma)) @ interp_matrix(n_grid, side)
     return torch.from_numpy(op.astype(np.float32))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..core.errors import InputError, ModelFileError, NormalcyError
 from ..core.scores import Scores
 from ..core.threshold import Threshold, check_rate
+from ..image.interpolation import interp_matrix
 from .safety import MAX_ELEMENTS, MAX_FILE_BYTES, read_model
 
 
@@ -248,20 +249,8 @@ def _rgb(img: np.ndarray) -> np.ndarray:
 
 
 def _resize_matrix(n_in: int, n_out: int) -> np.ndarray | None:
-    """(n_out, n_in) float32 matrix of 1-D bilinear resizing with half-pixel centres (as
-    ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``), or None for
-    the identity."""
-    if n_in == n_out:
-        return None
-    m = np.zeros((n_out, n_in))
-    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    lam = src - i0
-    rows = np.arange(n_out)
-    np.add.at(m, (rows, i0), 1.0 - lam)
-    np.add.at(m, (rows, i1), lam)
-    return m.astype(np.float32)
+    """float32 bilinear resizing matrix (the image detectors' own), or None for the identity."""
+    return None if n_in == n_out else interp_matrix(n_in, n_out).astype(np.float32)
 
 
 def _resize_maps(maps: np.ndarray, rh: np.ndarray | None, rw: np.ndarray | None) -> np.ndarray:

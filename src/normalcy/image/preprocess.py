@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from .input import resize_image
+from .interpolation import interp_matrix
 
 RESIZE_POLICIES = ("stretch", "keep_aspect")
 Box = tuple[int, int, int, int]  # y0, x0, y1, x1 in output pixels (end exclusive)
@@ -190,20 +191,6 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
-def _interp_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix of 1-D linear interpolation, as ``F.interpolate(mode="bilinear",
-    align_corners=False)`` does along one axis."""
-    m = np.zeros((n_out, n_in))
-    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    lam = src - i0
-    rows = np.arange(n_out)
-    np.add.at(m, (rows, i0), 1.0 - lam)
-    np.add.at(m, (rows, i1), lam)
-    return m
-
-
 def _blur_matrix(n: int, sigma: float) -> np.ndarray:
     """(n, n) matrix of ``gaussian_blur`` along one axis of an n x n map."""
     if sigma <= 0:
@@ -228,9 +215,9 @@ def map_operator(n_grid: int, input_size: int, n_out: int, sigma: float) -> torc
     bilinear upsampling to the network input size, Gaussian smoothing there, bilinear
     resizing to ``n_out`` pixels. All three are linear and separable, so a whole map is
     ``A_h @ grid @ A_w.T`` (much cheaper than convolving full-size maps)."""
-    op = _interp_matrix(n_grid, input_size)
+    op = interp_matrix(n_grid, input_size)
     op = _blur_matrix(input_size, float(sigma)) @ op
-    op = _interp_matrix(input_size, n_out) @ op
+    op = interp_matrix(input_size, n_out) @ op
     return torch.from_numpy(op.astype(np.float32))
 
 
