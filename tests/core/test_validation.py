@@ -148,6 +148,16 @@ def test_image_mixed_sizes_policy():
         source.output_size("error")
 
 
+def test_image_part_of_a_larger_collection_takes_its_size():
+    """A unit of a folder scored in pieces comes out at the folder's (first image's) size."""
+    unit = as_images([np.zeros((20, 24, 3), np.uint8)] * 2).part_of((16, 16))
+    assert len(unit) == 2 and unit.output_size("resize") == (16, 16)
+    with pytest.raises(nc.InputError, match="different sizes"):
+        unit.output_size("error")
+    same = as_images([np.zeros((16, 16), np.uint8)]).part_of((16, 16))
+    assert same.output_size("error") == (16, 16)
+
+
 def test_image_grayscale_and_uint16_become_rgb_floats(tmp_path):
     from PIL import Image
 

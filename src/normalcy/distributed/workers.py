@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError, NormalcyError
-from ..image.input import ImageSource
 from ..table_io import TIME_COLUMNS
 from .cluster import worker_error
 from .model import load_bytes
@@ -71,20 +70,11 @@ class ScoreWorker:
 
     def _image_input(self, paths: list[str]) -> Any:
         """The images of one unit, with maps (and scores) at the size the whole folder is
-        scored at in one process: the first image's size."""
+        scored at in one process: the first image's size (the detector's ``on_mixed_sizes``
+        policy judges the unit's sizes against it)."""
         from ..image.input import as_images
 
-        source = as_images(paths)
-        size = tuple(self.options["size"])
-        if all(tuple(s) == size for s in source.sizes):
-            return source
-        if getattr(self.detector, "on_mixed_sizes", "resize") == "error":
-            odd = next(s for s in source.sizes if tuple(s) != size)
-            raise InputError(
-                f"images have different sizes (e.g. {size} and {tuple(odd)}); expected one size, "
-                "or a detector with on_mixed_sizes='resize'"
-            )
-        return FolderSized(source, size)
+        return as_images(paths).part_of(tuple(self.options["size"]))
 
     # -- table rows -----------------------------------------------------------------------
     def _rows(self, frame: Any) -> Any:
@@ -146,18 +136,3 @@ def table_features(frame: Any) -> Any:
     if len(frame.columns) and str(frame.columns[0]).strip().lower() in TIME_COLUMNS:
         frame = frame.drop(columns=[frame.columns[0]])
     return frame.reset_index(drop=True)
-
-
-class FolderSized(ImageSource):
-    """An ``ImageSource`` whose output size is the folder's (set by its first image), not
-    this unit's first image's: images are read as they are, maps come out at that size."""
-
-    def __init__(self, source: ImageSource, size: tuple[int, int]) -> None:
-        # ImageSource keeps its items private; they are read lazily, never copied here
-        super().__init__(source._items, list(source.names), list(source.sizes))
-        self.folder_size = tuple(size)
-
-    def output_size(self, on_mixed_sizes: str = "resize") -> tuple[int, int]:
-        # the unit's sizes were checked against the folder's by the worker
-        super().output_size("resize" if on_mixed_sizes == "error" else on_mixed_sizes)
-        return self.folder_size  # type: ignore[return-value]

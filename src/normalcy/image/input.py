@@ -137,10 +137,24 @@ def resize_image(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class ImageSource(Sequence):
     """A validated, lazily read collection of images. ``source[i]`` is (H, W, 3) float32."""
 
-    def __init__(self, items: list[Any], names: list[str], sizes: list[tuple[int, int]]):
+    def __init__(
+        self,
+        items: list[Any],
+        names: list[str],
+        sizes: list[tuple[int, int]],
+        reference_size: tuple[int, int] | None = None,
+    ):
         self._items = items
         self.names = names
         self.sizes = sizes
+        # the size of the first image of a larger collection this one is part of (e.g. one
+        # unit of a folder scored in pieces): the output size, instead of sizes[0]
+        self.reference_size = None if reference_size is None else tuple(reference_size)
+
+    def part_of(self, reference_size: tuple[int, int]) -> ImageSource:
+        """These images as part of a collection whose first image has ``reference_size``:
+        they (and their maps) come out at that size, as the whole collection would."""
+        return ImageSource(self._items, self.names, self.sizes, reference_size)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -159,13 +173,14 @@ class ImageSource(Sequence):
             raise InputError(
                 f"on_mixed_sizes must be one of {MIXED_SIZE_POLICIES}, got {on_mixed_sizes!r}"
             )
-        distinct = sorted(set(self.sizes))
+        first = self.reference_size or self.sizes[0]
+        distinct = sorted(set(self.sizes) | {first})
         if len(distinct) > 1 and on_mixed_sizes == "error":
             raise InputError(
                 f"images have {len(distinct)} different sizes (e.g. {distinct[:3]}); expected one "
                 "size, or pass on_mixed_sizes='resize' to resize all to the first image's size"
             )
-        return self.sizes[0]
+        return first
 
     def batches(
         self, batch_size: int, size: tuple[int, int]
