@@ -7,7 +7,9 @@ Submodules are imported on first use: ``nc.datasets.synthetic``, ``nc.datasets.m
 from importlib import import_module
 from typing import Any
 
-_SUBMODULES = ("synthetic", "mvtec", "mtd", "adbench", "nab", "ucr")
+_SUBMODULES = (
+    "synthetic", "mvtec", "mtd", "adbench", "nab", "ucr", "cifar10", "fashion_mnist",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
