@@ -8,7 +8,9 @@ Protocol
     training clips and scores the test clips. Reported: frame-level ROC-AUC micro (all test
     frames concatenated) and macro (mean over clips holding both classes; Ped2's clips 09
     and 11 are anomalous throughout and are left out of it), pixel AUROC of the maps against
-    the masks (maps area-averaged and masks nearest-resized to 60 x 90), fit time, scoring
+    the masks (maps area-averaged and masks nearest-resized to 60 x 90), the region- and
+    track-based detection criteria RBDC/TBDC (Ramachandra & Jones 2020; ``video.region_metrics``)
+    at that size, fit time, scoring
     throughput (frames per second, wall clock, decoding included) and, for detectors that
     stream, per-frame latency p50/p99 of ``stream().push`` over the first test clip. One CPU
     thread for torch unless the detector sets its own. ``limit`` keeps the first ``limit``
@@ -38,6 +40,7 @@ from ..video.evaluation import (
     pixel_auroc,
     split_by_clip,
 )
+from ..video.region_metrics import region_track_curves
 
 DATASETS = ("ped2",)
 PIXEL_SIZE = (60, 90)
@@ -104,6 +107,8 @@ def run_one(name: str, data: Any, limit: int | None, quick: bool) -> tuple[dict,
         "frame_auroc_macro": macro,
         "macro_clips": n_macro,
         "pixel_auroc": float("nan"),
+        "rbdc": float("nan"),
+        "tbdc": float("nan"),
         "fit_s": fit_s,
         "score_fps": test.n_frames / score_s,
         "latency_p50_ms": float("nan"),
@@ -114,7 +119,10 @@ def run_one(name: str, data: Any, limit: int | None, quick: bool) -> tuple[dict,
     }
     if res.maps is not None:
         masks = np.concatenate([data.masks(i, PIXEL_SIZE)[:n] for i, n in enumerate(lengths)])
-        row["pixel_auroc"] = pixel_auroc(masks, downsample_maps(res.maps, PIXEL_SIZE))
+        small = downsample_maps(res.maps, PIXEL_SIZE)
+        row["pixel_auroc"] = pixel_auroc(masks, small)
+        curves = region_track_curves(split_by_clip(masks, lengths), split_by_clip(small, lengths))
+        row["rbdc"], row["tbdc"] = curves.rbdc, curves.tbdc
     if getattr(det, "can_stream", False):
         row["latency_p50_ms"], row["latency_p99_ms"] = _latency(det, test)
     return row, (res, test, labels)
@@ -155,6 +163,8 @@ def _markdown(frame: pd.DataFrame, dataset: str, limit: int | None, quick: bool)
         "frame_auroc_micro",
         "frame_auroc_macro",
         "pixel_auroc",
+        "rbdc",
+        "tbdc",
         "fit_s",
         "score_fps",
         "latency_p50_ms",
