@@ -157,3 +157,13 @@ def test_demo_params_hook_and_quick_fallback(monkeypatch):
     monkeypatch.setattr(cls, "demo_params", {"n_neighbors": 3}, raising=False)
     assert demo_params(info) == {"n_neighbors": 3}
     assert demo_params(info, quick=True) == dict(cls.quick_params)
+
+
+def test_quick_demo_of_segments_and_spectral_cubes_finds_the_planted_anomalies(tmp_path):
+    args = ["demo", "--out", str(tmp_path), "--quick", "--modality", "segments"]
+    result = runner.invoke(app, [*args, "--modality", "spectral"])
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(tmp_path / "results.csv")
+    expected = {i.name for m in ("segments", "spectral") for i in nc.detectors(m)}
+    assert set(results["detector"]) == expected
+    assert (results["auroc"] > 0.8).all(), results[["detector", "auroc"]]
