@@ -141,15 +141,35 @@ def _modality(name: str):
     return get_modality(name)
 
 
-def read_data(path: Path, modality: str) -> Any:
-    """What a detector of ``modality`` accepts, read from ``path`` by its modality's reader."""
+def read_data(
+    path: Path, modality: str, recursive: bool = False, pattern: str | None = None
+) -> Any:
+    """What a detector of ``modality`` accepts, read from ``path`` by its modality's reader;
+    ``recursive``/``pattern`` (``--recursive``/``--glob``) go to readers that accept them."""
     description = _modality(modality)
     if description.reader is None:
         raise InputError(
             f"the command line cannot read {modality} data; use the Python API for "
             f"{modality} detectors"
         )
-    return description.resolve("reader")(Path(path))
+    reader = description.resolve("reader")
+    if not recursive and pattern is None:
+        return reader(Path(path))
+    if not _accepts(reader, "recursive", "pattern"):
+        raise InputError(f"--recursive and --glob select image files; {modality} data has none")
+    return reader(Path(path), recursive=recursive, pattern=pattern)
+
+
+def _accepts(fn: Any, *names: str) -> bool:
+    """Whether ``fn`` takes every keyword of ``names``."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    return all(n in params for n in names)
+
+
+RECURSIVE_HELP = "Image folders: also read the images in its subfolders (names relative to it)."
+GLOB_HELP = "Image folders: only files whose path below the folder matches, e.g. '**/*.png'."
 
 
 def write_scores(frame: Any, out: Path) -> Path:
@@ -265,6 +285,8 @@ def fit(
         float | None, typer.Option(help="Target false-positive rate for --calibrate [0.01].")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", help=RECURSIVE_HELP)] = False,
+    glob: Annotated[str | None, typer.Option("--glob", help=GLOB_HELP)] = None,
 ) -> None:
     """Fit DETECTOR on normal DATA and save the model file (signed if $NORMALCY_MODEL_KEY)."""
     import normalcy as nc
@@ -274,8 +296,8 @@ def fit(
         raise InputError("--fpr needs --calibrate HOLDOUT (held-out normal data to calibrate on)")
     fpr = 0.01 if fpr is None else fpr
     det = nc.create(detector, **parse_params(param))
-    train = read_data(data, det.modality)
-    holdout = read_data(calibrate, det.modality) if calibrate is not None else None
+    train = read_data(data, det.modality, recursive, glob)
+    holdout = read_data(calibrate, det.modality, recursive, glob) if calibrate is not None else None
     with console.status(f"fitting {detector} on {data} ..."):
         det.fit(train)
     console.print(f"fitted [bold]{detector}[/] on {escape(str(data))}")
@@ -296,8 +318,28 @@ def score(
     out: Annotated[Path, typer.Option("--out", "-o", help="Scores file (.csv or .parquet).")],
     maps_dir: Annotated[
         Path | None,
-        typer.Option("--maps-dir", help="Image detectors: write a heat-map overlay PNG per image."),
+        typer.Option(
+            "--maps-dir",
+            help="Image detectors: write a heat-map overlay PNG (with a colour bar) per image.",
+        ),
     ] = None,
+    maps_out: Annotated[
+        Path | None,
+        typer.Option("--maps-out", help="Image detectors: write each raw float32 map here."),
+    ] = None,
+    map_format: Annotated[
+        str, typer.Option("--map-format", help="Format of --maps-out: npy or tiff (float32).")
+    ] = "npy",
+    masks: Annotated[
+        bool,
+        typer.Option(
+            "--masks",
+            help="Also write binary PNG masks (map > the calibrated pixel threshold) into "
+            "--maps-out (or --maps-dir).",
+        ),
+    ] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", help=RECURSIVE_HELP)] = False,
+    glob: Annotated[str | None, typer.Option("--glob", help=GLOB_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     allow_download: Annotated[
         bool,
@@ -316,15 +358,32 @@ def score(
     import normalcy as nc
 
     check_out(out, force, "scores")
+    if map_format not in ("npy", "tiff"):
+        raise InputError(f"--map-format must be npy or tiff, got {map_format!r}")
+    if masks and maps_out is None and maps_dir is None:
+        raise InputError("--masks needs --maps-out DIR (or --maps-dir DIR) to write them to")
+    wants_maps = maps_dir is not None or maps_out is not None
     if ray is not None:
-        if maps_dir is not None:
-            raise InputError("--maps-dir cannot be combined with --ray; score locally for maps")
+        if wants_maps:
+            raise InputError(
+                "--maps-dir/--maps-out cannot be combined with --ray; score locally for maps"
+            )
+        if recursive or glob is not None:
+            raise InputError("--recursive/--glob cannot be combined with --ray yet")
         _score_on_ray(model, data, out, ray, allow_download)
         return
     det = nc.load(model, allow_download=allow_download)
-    if maps_dir is not None and not _writes_maps(det):
-        raise InputError(f"--maps-dir needs a detector that localises; {det.name!r} gives no maps")
-    X = read_data(data, det.modality)
+    if wants_maps and not _writes_maps(det):
+        raise InputError(
+            f"--maps-dir/--maps-out need a detector that localises; {det.name!r} gives no maps"
+        )
+    pixel = getattr(det.threshold, "pixel_value", None)
+    if masks and pixel is None:
+        raise InputError(
+            "--masks needs a pixel threshold: calibrate the model on held-out normal images "
+            "with an fpr (normalcy fit --calibrate HOLDOUT, or normalcy calibrate MODEL HOLDOUT)"
+        )
+    X = read_data(data, det.modality, recursive, glob)
     with console.status(f"scoring {data} with {det.name} ..."):
         res = det.score(X)
     frame = res.to_frame()
@@ -332,11 +391,18 @@ def score(
     path = write_scores(frame, out)
     flagged = f", {int(res.labels.sum())} flagged as anomalous" if res.labels is not None else ""
     console.print(f"scored {len(res)} samples{flagged}; wrote [bold]{escape(str(path))}[/]")
+    if wants_maps and res.maps is None:
+        raise InputError(f"{det.name!r} returned no anomaly maps; nothing to write")
     if maps_dir is not None:
-        if res.maps is None:
-            raise InputError(f"{det.name!r} returned no anomaly maps; nothing to write")
-        n = write_overlays(X, res, Path(maps_dir), det.modality)
+        n = write_overlays(X, res, Path(maps_dir), det.modality, pixel_threshold=pixel)
         console.print(f"wrote {n} heat-map overlays to [bold]{escape(str(maps_dir))}[/]")
+    if maps_out is not None:
+        n = write_overlays(X, res, Path(maps_out), det.modality, kind="raw", map_format=map_format)
+        console.print(f"wrote {n} raw {map_format} maps to [bold]{escape(str(maps_out))}[/]")
+    if masks:
+        where = maps_out if maps_out is not None else maps_dir
+        n = write_overlays(X, res, Path(where), det.modality, kind="mask", pixel_threshold=pixel)
+        console.print(f"wrote {n} masks (map > {pixel:.6g}) to [bold]{escape(str(where))}[/]")
 
 
 def _score_on_ray(model: Path, data: Path, out: Path, address: str, allow_download: bool) -> None:
@@ -359,9 +425,18 @@ def _score_on_ray(model: Path, data: Path, out: Path, address: str, allow_downlo
     console.print(f"scored {len(res)} samples on Ray{flagged}; wrote [bold]{escape(str(path))}[/]")
 
 
-def write_overlays(images: Any, res: Any, folder: Path, modality: str = "image") -> int:
-    """Anomaly maps of ``res`` written to ``folder`` by the modality's maps writer."""
-    return _modality(modality).resolve("maps_writer")(images, res, Path(folder))
+def write_overlays(
+    images: Any, res: Any, folder: Path, modality: str = "image", **options: Any
+) -> int:
+    """Anomaly maps of ``res`` written to ``folder`` by the modality's maps writer;
+    ``options`` (``kind``, ``map_format``, ``pixel_threshold``) go to writers that take them
+    (a writer without ``kind`` writes overlays only)."""
+    writer = _modality(modality).resolve("maps_writer")
+    kind = options.get("kind", "overlay")
+    if kind != "overlay" and not _accepts(writer, "kind"):
+        raise InputError(f"{modality} maps can only be written as overlays (--maps-dir)")
+    options = {k: v for k, v in options.items() if _accepts(writer, k)}
+    return writer(images, res, Path(folder), **options)
 
 
 @app.command()

@@ -173,7 +173,13 @@ def test_mixed_sizes_follow_the_policy(served):
         ("files", ("b.png", _png(small), "image/png")),
     ]
     r = client.post("/models/tiles/score?maps=true", files=files)
-    assert r.status_code == 200, r.text  # default policy: resized to the first image's size
+    assert r.status_code == 200, r.text  # default policy: each image's map at its own size
+    assert [m["shape"] for m in r.json()["maps"]] == [[64, 64], [40, 48]]
+    det.on_mixed_sizes = "resize"  # the earlier policy: resized to the first image's size
+    try:
+        r = client.post("/models/tiles/score?maps=true", files=files)
+    finally:
+        del det.on_mixed_sizes
     assert [m["shape"] for m in r.json()["maps"]] == [[64, 64], [64, 64]]
     det.on_mixed_sizes = "error"
     try:

@@ -259,6 +259,9 @@ class Threshold:
     # scores and for model files saved before sketches existed
     quantiles: tuple[float, ...] | None = None
     quantile_levels: tuple[float, ...] | None = None
+    # for detectors with maps: a map value above which a pixel (element) is anomalous,
+    # calibrated on the maps of the same normal hold-out at the same rate (None otherwise)
+    pixel_value: float | None = None
 
     @classmethod
     def at_fpr(
@@ -318,10 +321,10 @@ class Threshold:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("quantiles", "quantile_levels"):
+        for key in ("quantiles", "quantile_levels", "pixel_value"):
             if data[key] is None:
                 del data[key]  # files without a sketch read as before
-            else:
+            elif key != "pixel_value":
                 data[key] = list(data[key])
         return data
 
@@ -329,7 +332,7 @@ class Threshold:
     def from_dict(cls, data: Any) -> Threshold:
         """A threshold read from a model file; ``ModelFileError`` naming what is malformed."""
         required = {"value", "method", "rate", "n_calibration"}
-        optional = {"calibration", "quantiles", "quantile_levels"}
+        optional = {"calibration", "quantiles", "quantile_levels", "pixel_value"}
         if not isinstance(data, dict) or not required <= set(data) <= required | optional:
             raise ModelFileError(
                 f"the saved threshold must have the fields {sorted(required)} (and optionally "
@@ -358,6 +361,11 @@ class Threshold:
                 f"the saved threshold n_calibration must be an integer in [{least}, "
                 f"{most if most == 0 else '2**53'}] for method {method!r}, got {str(n_cal)[:40]}"
             )
+        pixel_value = data.get("pixel_value")
+        if pixel_value is not None and not number(pixel_value):
+            raise ModelFileError(
+                f"the saved threshold pixel_value must be a finite number, got {pixel_value!r:.40}"
+            )
         if calibration not in METHODS:
             raise ModelFileError(
                 f"the saved threshold calibration must be one of {METHODS}, got {calibration!r:.40}"
@@ -382,6 +390,7 @@ class Threshold:
             calibration=calibration,
             quantiles=quantiles,
             quantile_levels=levels,
+            pixel_value=None if pixel_value is None else float(pixel_value),
         )
 
 

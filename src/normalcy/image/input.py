@@ -8,15 +8,27 @@ from 0-65535, CMYK and palette images (with or without transparency) are convert
 1-bit images to 0/255. A file larger than ``MAX_IMAGE_PIXELS`` (a decompression bomb), or
 one that cannot be decoded (corrupted, truncated), is an ``InputError`` naming the file.
 
-Mixed sizes policy: every image is brought to one *output size*, the resolution of the
-anomaly maps. It is the common size when all images agree; otherwise, with
-``on_mixed_sizes="resize"`` (default) the size of the first image, resized bilinearly; with
-``on_mixed_sizes="error"`` an ``InputError``. An explicit ``size=(H, W)`` overrides both.
+Mixed sizes policy (``ImageDetector.on_mixed_sizes``): with ``"own"`` (default) every image
+is scored at, and gets its anomaly map at, its own height x width: ``ImageDetector.score``
+scores each group of equally sized images on its own and returns ``Scores.maps`` as one
+array when all sizes agree, a list of (H_i, W_i) arrays otherwise (detectors that score a
+batch jointly, such as MuSc, compute at the first image's size and have each map resized
+back to its image's size). With ``"resize"`` (the behaviour before ``"own"``) every image
+and map is brought to the first image's size; with ``"error"`` mixed sizes are an
+``InputError``. ``ImageSource.output_size`` gives the size a detector's ``_score`` works at.
+
+Folders: ``as_images(folder, recursive=True, pattern="**/*.png")`` selects files below the
+folder (see ``list_image_files``): sorted by their path relative to the folder, named by it
+(``"sub/a.png"``), hidden files and folders (``.name``) skipped, files whose suffix is not an
+image suffix skipped, symbolic links followed but each real folder visited once (a link loop
+ends there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,14 +43,19 @@ MIN_IMAGE_SIDE = 8
 # Largest image file read, in pixels (about 9459 x 9459): PIL's decompression-bomb level, at
 # which it warns (here: refuses). A file claiming more is refused before it is decoded.
 MAX_IMAGE_PIXELS = 89_478_485
-MIXED_SIZE_POLICIES = ("resize", "error")
+MIXED_SIZE_POLICIES = ("own", "resize", "error")
+
+
+class ImageTooLargeError(InputError):
+    """An image with more pixels than can be read safely (a decompression bomb, or simply
+    too large); the service answers it with 413 instead of 422."""
 
 
 def _check_area(h: int, w: int, what: str) -> None:
     """Refuse an image of more than ``MAX_IMAGE_PIXELS`` pixels before anything is allocated
     for it (a huge strided view costs nothing to make and gigabytes to convert)."""
     if int(h) * int(w) > MAX_IMAGE_PIXELS:
-        raise InputError(
+        raise ImageTooLargeError(
             f"{what} is {h}x{w} pixels, more than the limit of {MAX_IMAGE_PIXELS}; "
             "downscale or tile it first"
         )
@@ -156,6 +173,23 @@ class ImageSource(Sequence):
         they (and their maps) come out at that size, as the whole collection would."""
         return ImageSource(self._items, self.names, self.sizes, reference_size)
 
+    def subset(self, indices: Sequence[int]) -> ImageSource:
+        """The images at ``indices`` (in that order), read lazily as before."""
+        idx = [int(i) for i in indices]
+        return ImageSource(
+            [self._items[i] for i in idx],
+            [self.names[i] for i in idx],
+            [self.sizes[i] for i in idx],
+            self.reference_size,
+        )
+
+    def size_groups(self) -> list[np.ndarray]:
+        """Indices of the images of each distinct size, in order of first appearance."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, size in enumerate(self.sizes):
+            groups.setdefault(tuple(size), []).append(i)
+        return [np.asarray(g, dtype=np.int64) for g in groups.values()]
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -173,12 +207,14 @@ class ImageSource(Sequence):
             raise InputError(
                 f"on_mixed_sizes must be one of {MIXED_SIZE_POLICIES}, got {on_mixed_sizes!r}"
             )
+        if on_mixed_sizes == "own":  # ImageDetector.score gives _score one size at a time
+            return tuple(self.sizes[0])
         first = self.reference_size or self.sizes[0]
         distinct = sorted(set(self.sizes) | {first})
         if len(distinct) > 1 and on_mixed_sizes == "error":
             raise InputError(
                 f"images have {len(distinct)} different sizes (e.g. {distinct[:3]}); expected one "
-                "size, or pass on_mixed_sizes='resize' to resize all to the first image's size"
+                "size, or set on_mixed_sizes='own' (each image at its own size) or 'resize'"
             )
         return first
 
@@ -196,9 +232,10 @@ class ImageSource(Sequence):
 
 
 @contextlib.contextmanager
-def _guarded(path: Path) -> Iterator[None]:
-    """Turn every failure of PIL on ``path`` (corrupt or truncated data, a decompression
-    bomb) into an ``InputError`` naming the file."""
+def decode_guard(what: str, action: str = "read") -> Iterator[None]:
+    """Turn every failure of PIL while decoding ``what`` (corrupt or truncated data, a
+    decompression bomb, memory) into an ``InputError`` naming it; too large is an
+    ``ImageTooLargeError``. Shared by file reading here and the service's uploads."""
     from PIL import Image
 
     try:
@@ -208,21 +245,39 @@ def _guarded(path: Path) -> Iterator[None]:
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(
-            f"image file {path} is too large to read safely ({exc}); expected a smaller image"
+        raise ImageTooLargeError(
+            f"{what} is too large to read safely ({exc}); expected a smaller image"
         ) from None
     except MemoryError:
-        raise InputError(f"image file {path} is too large to decode in memory") from None
+        raise ImageTooLargeError(f"{what} is too large to decode in memory") from None
     except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error...
         raise InputError(
-            f"cannot read image file {path}: {type(exc).__name__}: {exc} (corrupted, truncated "
-            "or not an image)"
+            f"cannot {action} {what}: {type(exc).__name__}: {exc} (corrupted, truncated or not an "
+            "image; expected PNG, JPEG, BMP, TIFF, WebP, ...)"
         ) from None
+
+
+def _guarded(path: Path) -> contextlib.AbstractContextManager[None]:
+    return decode_guard(f"image file {path}")
+
+
+def check_image_size(h: int, w: int, what: str) -> None:
+    """Refuse an image of more than ``MAX_IMAGE_PIXELS`` pixels (``ImageTooLargeError``) or
+    with a side under ``MIN_IMAGE_SIDE`` (``InputError``)."""
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ImageTooLargeError(
+            f"{what} is {h}x{w} pixels ({w * h} pixels); expected at most "
+            f"{MAX_IMAGE_PIXELS} (a larger file may be a decompression bomb)"
+        )
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"{what} is {h}x{w} pixels; images must be at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
+        )
 
 
 def _check_pixel_count(w: int, h: int, path: Path) -> None:
     if w * h > MAX_IMAGE_PIXELS:
-        raise InputError(
+        raise ImageTooLargeError(
             f"image file {path} is {h}x{w} pixels ({w * h} pixels); expected at most "
             f"{MAX_IMAGE_PIXELS} (a larger file may be a decompression bomb)"
         )
@@ -285,25 +340,109 @@ def _probe_file(path: Path) -> tuple[int, int]:
     return h, w
 
 
-def list_image_files(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A compiled regex for a glob over '/'-separated relative paths: ``**/`` matches any
+    number of folders (none included), ``*`` and ``?`` never cross a '/', ``[...]`` is a set."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and pattern.find("]", i + 2) != -1:
+            j = pattern.find("]", i + 2)
+            body = pattern[i + 1 : j]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
-def as_images(X: Any, name: str = "images") -> ImageSource:
-    """Validate image input (see the module doc) and return a lazy ``ImageSource``."""
+def _walk(folder: Path, recursive: bool) -> Iterator[tuple[str, Path]]:
+    """(relative posix path, path) of the regular files below ``folder``; hidden entries
+    skipped; symbolic links followed, each real folder entered once."""
+    seen: set[str] = set()
+    stack = [(folder, "")]
+    while stack:
+        here, prefix = stack.pop()
+        real = os.path.realpath(here)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            raise InputError(f"cannot list folder {here}: {exc.strerror or exc}") from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            try:
+                if entry.is_dir():
+                    if recursive:
+                        stack.append((Path(entry.path), rel + "/"))
+                elif entry.is_file():
+                    yield rel, Path(entry.path)
+            except OSError:  # a dangling link or an unreadable entry
+                continue
+
+
+def list_image_files(
+    folder: Path, recursive: bool = False, pattern: str | None = None
+) -> list[Path]:
+    """Image files inside ``folder`` (below it with ``recursive``), optionally only those
+    whose path relative to ``folder`` matches the glob ``pattern``, sorted by that path."""
+    return [p for _, p in list_image_entries(folder, recursive, pattern)]
+
+
+def list_image_entries(
+    folder: Path, recursive: bool = False, pattern: str | None = None
+) -> list[tuple[str, Path]]:
+    """``list_image_files`` with each file's relative posix path (its name)."""
+    rx = None if pattern is None else glob_regex(str(pattern))
+    found = [
+        (rel, p)
+        for rel, p in _walk(Path(folder), recursive)
+        if p.suffix.lower() in IMAGE_SUFFIXES and (rx is None or rx.match(rel))
+    ]
+    return sorted(found, key=lambda item: item[0])
+
+
+def as_images(
+    X: Any, name: str = "images", recursive: bool = False, pattern: str | None = None
+) -> ImageSource:
+    """Validate image input (see the module doc) and return a lazy ``ImageSource``;
+    ``recursive`` and ``pattern`` select the files of a folder (see ``list_image_files``)."""
     if isinstance(X, ImageSource):
         return X
     if isinstance(X, (str, Path)):
         path = Path(X)
         if path.is_dir():
-            files = list_image_files(path)
-            if not files:
+            entries = list_image_entries(path, recursive, pattern)
+            if not entries:
+                where = "below" if recursive else "in"
+                match = f" matching {pattern!r}" if pattern is not None else ""
                 raise InputError(
-                    f"folder {path} holds no image files; expected files ending in {IMAGE_SUFFIXES}"
+                    f"folder {path} holds no image files{match} ({where} it); expected files "
+                    f"ending in {IMAGE_SUFFIXES}"
                 )
-            X = files
-        elif path.exists():
+            source = as_images([p for _, p in entries], name)
+            source.names = [rel for rel, _ in entries]
+            return source
+        if recursive or pattern is not None:
+            raise InputError(f"{name}: recursive and pattern need a folder, got {path}")
+        if path.exists():
             X = [path]
         else:
             raise InputError(f"{name}: {path} is neither an image file nor a folder")

@@ -213,6 +213,7 @@ class MuSc(FeatureImageDetector):
     Mutual Scoring of the Unlabeled Images. ICLR 2024.
     """
 
+    scores_jointly = True  # mixed sizes: one batch, maps resized back (ImageDetector.score)
     quick_params: ClassVar[dict[str, Any]] = {
         "image_size": 128,  # stage 6 / 7 grids of 8 x 8 / 4 x 4
         "aggregation_degrees": (1, 3),

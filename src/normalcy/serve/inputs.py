@@ -21,7 +21,6 @@ import binascii
 import io
 import json
 import tempfile
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError
+from ..image.input import ImageTooLargeError
 
 TABLE_MODALITIES = ("tabular", "events")
 UPLOAD_MODALITIES = ("tabular", "events", "series")
@@ -70,8 +70,9 @@ SCORE_REQUEST_BODY = {
 }
 
 
-class TooLarge(InputError):
-    """A request within the byte cap whose content is still too large to score (413)."""
+# A request within the byte cap whose content is still too large to score (413); the image
+# reader raises the same class for an image beyond its pixel limit, so both answer 413.
+TooLarge = ImageTooLargeError
 
 
 def media_type(headers: Any) -> str:
@@ -192,7 +193,7 @@ def decode_images(files: list[tuple[str, bytes]]) -> list[Any]:
     anything beyond the pixel budget before it is decoded."""
     from PIL import Image
 
-    from ..image.input import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
+    from ..image.input import check_image_size, decode_guard
 
     _check_count(len(files))
     opened = []
@@ -200,17 +201,10 @@ def decode_images(files: list[tuple[str, bytes]]) -> list[Any]:
     for name, data in files:
         if not data:
             raise InputError(f"image {name} is empty; expected an image file (PNG, JPEG, ...)")
-        im = _guarded(name, lambda data=data: Image.open(io.BytesIO(data)))
+        with decode_guard(f"image {name}", "decode"):
+            im = Image.open(io.BytesIO(data))
         w, h = im.size
-        if w * h > MAX_IMAGE_PIXELS:
-            raise TooLarge(
-                f"image {name} is {h}x{w} pixels; at most {MAX_IMAGE_PIXELS} pixels per image"
-            )
-        if min(h, w) < MIN_IMAGE_SIDE:
-            raise InputError(
-                f"image {name} is {h}x{w} pixels; images must be at least "
-                f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}"
-            )
+        check_image_size(h, w, f"image {name}")
         total += w * h
         if total > MAX_REQUEST_PIXELS:
             raise TooLarge(
@@ -219,27 +213,9 @@ def decode_images(files: list[tuple[str, bytes]]) -> list[Any]:
             )
         opened.append((name, im))
     for name, im in opened:
-        _guarded(name, im.load)
+        with decode_guard(f"image {name}", "decode"):
+            im.load()
     return [im for _, im in opened]
-
-
-def _guarded(name: str, fn: Any) -> Any:
-    """``fn()`` with every decoder failure turned into an ``InputError`` naming the image."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return fn()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooLarge(f"image {name} is too large to decode safely ({exc})") from None
-    except MemoryError:
-        raise TooLarge(f"image {name} is too large to decode in memory") from None
-    except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
-        raise InputError(
-            f"cannot decode image {name}: {type(exc).__name__}: {exc} (corrupted, truncated or "
-            "not an image; expected PNG, JPEG, BMP, TIFF, WebP, ...)"
-        ) from None
 
 
 def map_entry(m: np.ndarray) -> dict[str, Any]:

@@ -70,9 +70,13 @@ def heatmap_overlay(
     vmin: float | None = None,
     vmax: float | None = None,
     alpha: float = 0.5,
+    colorbar: bool = True,
+    threshold: float | None = None,
 ) -> np.ndarray:
-    """An (H, W, 3) uint8 picture: the image, the anomaly map in a jet colour map on top,
-    and the ground-truth mask outline in green when given."""
+    """An (H, W', 3) uint8 picture: the image, the anomaly map in a jet colour map on top,
+    the ground-truth mask outline in green when given, and (``colorbar``, the default) a
+    colour bar on the right with the score scale and the ``threshold`` marked (W' = W plus
+    the bar's width; W' = W without it)."""
     import matplotlib
 
     img = np.asarray(image, dtype=np.float32)
@@ -90,7 +94,52 @@ def heatmap_overlay(
         m = np.asarray(mask).astype(bool)
         edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
         out[edge] = (0.0, 1.0, 0.0)
-    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+    picture = (np.clip(out, 0, 1) * 255).astype(np.uint8)
+    if not colorbar:
+        return picture
+    return np.concatenate([picture, colorbar_strip(picture.shape[0], lo, hi, threshold)], axis=1)
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def colorbar_strip(
+    height: int, vmin: float, vmax: float, threshold: float | None = None
+) -> np.ndarray:
+    """An (height, w, 3) uint8 colour bar for ``heatmap_overlay``: the jet scale from
+    ``vmin`` (bottom) to ``vmax`` (top) with both values written beside it, and the
+    ``threshold`` (when given) as a white-and-black line across the bar labelled "thr"
+    (an arrow at the top or bottom edge when it lies outside the scale)."""
+    import matplotlib
+    from PIL import Image, ImageDraw
+
+    height = int(height)
+    bar_w, pad = 10, 3
+    labels = [_label(vmax), _label(vmin)]
+    if threshold is not None:
+        labels.append("thr " + _label(threshold))
+    text_w = 6 * max(len(t) for t in labels) + 2  # PIL's default bitmap font: 6 px a char
+    width = pad + bar_w + pad + text_w
+    strip = np.full((height, width, 3), 255, dtype=np.uint8)
+    levels = np.linspace(1.0, 0.0, height)[:, None]  # top = vmax
+    colours = (matplotlib.colormaps["jet"](levels)[:, 0, :3] * 255).astype(np.uint8)
+    strip[:, pad : pad + bar_w] = colours[:, None, :]
+    im = Image.fromarray(strip)
+    draw = ImageDraw.Draw(im)
+    x_text = pad + bar_w + pad
+    draw.text((x_text, 0), labels[0], fill=(0, 0, 0))
+    draw.text((x_text, max(0, height - 11)), labels[1], fill=(0, 0, 0))
+    if threshold is not None:
+        frac = (float(threshold) - vmin) / (vmax - vmin + 1e-12)
+        y = int(round((1.0 - np.clip(frac, 0.0, 1.0)) * (height - 1)))
+        draw.line([(0, y), (pad + bar_w + 1, y)], fill=(0, 0, 0), width=1)
+        if y + 1 < height:
+            draw.line([(pad, y + 1), (pad + bar_w - 1, y + 1)], fill=(255, 255, 255), width=1)
+        if height >= 40:  # room for a third label
+            y_text = int(np.clip(y - 5, 11, max(11, height - 22)))
+            draw.text((x_text, y_text), labels[2], fill=(0, 0, 0))
+    return np.asarray(im)
 
 
 def series_timeline(
