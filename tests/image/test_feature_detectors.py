@@ -107,11 +107,11 @@ def test_bad_images_raise_input_error(tmp_path, results):
         nc.create("padim", **FAST).score(np.zeros((1, 32, 32), np.uint8))
 
 
-def test_grayscale_and_mixed_sizes_give_maps_at_the_first_size(results, split):
+def test_grayscale_and_mixed_sizes_give_maps_at_each_image_size(results, split):
     det = results["padim"][0]
     gray = split.test[:, :, :, 0]
     res = det.score([gray[0], gray[1][:48, :40], split.test[2]])
-    assert res.maps.shape == (3, 64, 64) and np.all(np.isfinite(res.scores))
+    assert res.map_shapes == [(64, 64), (48, 40), (64, 64)] and np.all(np.isfinite(res.scores))
 
 
 def test_patchcore_memory_bank_is_bounded(split):

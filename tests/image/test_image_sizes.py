@@ -121,3 +121,21 @@ def test_too_large_images_raise_a_subclass_of_input_error():
     with pytest.raises(ImageTooLargeError):
         as_images(big)
     assert issubclass(ImageTooLargeError, nc.InputError)
+
+
+def test_onnx_runtime_gives_maps_at_each_image_size(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from normalcy.export import export as export_model
+    from normalcy.export.runtime import OnnxDetector
+
+    det = nc.create("padim", image_size=64, n_features=40, verbose=False, num_threads=1)
+    det.fit(noise_images(8, 64, 64))
+    onx = OnnxDetector(export_model(det, tmp_path / "padim.onnx"), num_threads=1)
+    images = _mixed()
+    ours, theirs = det.score(images), onx.score(images)
+    assert theirs.map_shapes == ours.map_shapes == [(64, 96), (80, 80), (64, 96), (80, 80)]
+    for i in range(4):
+        scale = max(1.0, float(ours.map(i).max()))
+        assert np.abs(ours.map(i) - theirs.map(i)).max() <= 1e-3 * scale
+    same = noise_images(2, 80, 80, seed=9)
+    assert onx.score(same).maps.shape == (2, 80, 80)

@@ -207,8 +207,10 @@ class OnnxDetector:
         source = as_images(X, name="images")
         out_h, out_w = source.output_size("resize")
         n = len(source)
+        mixed = len(set(source.sizes)) > 1
         scores = np.empty(n, dtype=np.float64)
-        maps = np.empty((n, out_h, out_w), dtype=np.float32)
+        maps = np.empty((0 if mixed else n, out_h, out_w), dtype=np.float32)
+        own: list[np.ndarray] = [np.empty(0, np.float32)] * (n if mixed else 0)
         rh = _resize_matrix(s, out_h)
         rw = _resize_matrix(s, out_w)
         for start in range(0, n, self.batch_size):
@@ -219,13 +221,19 @@ class OnnxDetector:
                 raise ModelFileError(
                     f"graph map has shape {graph_maps.shape}, expected (n, {s}, {s})"
                 )
-            m = graph_maps if rh is None and rw is None else _resize_maps(graph_maps, rh, rw)
-            maps[start : start + len(idx)] = m
+            if mixed:  # each map at its own image's size, as ImageDetector.score gives it
+                m = [_own_size_map(graph_maps[k], s, source.sizes[i]) for k, i in enumerate(idx)]
+                own[start : start + len(idx)] = m
+                peaks = np.array([float(x.max()) for x in m])
+            else:
+                m = graph_maps if rh is None and rw is None else _resize_maps(graph_maps, rh, rw)
+                maps[start : start + len(idx)] = m
+                peaks = m.reshape(len(idx), -1).max(axis=1)
             if spec["score_is_map_max"]:
-                scores[start : start + len(idx)] = m.reshape(len(idx), -1).max(axis=1)
+                scores[start : start + len(idx)] = peaks
             else:
                 scores[start : start + len(idx)] = self._checked(graph_scores, len(idx))
-        return Scores(scores=scores, maps=maps, index=list(source.names))
+        return Scores(scores=scores, maps=own if mixed else maps, index=list(source.names))
 
     @staticmethod
     def _checked(scores: np.ndarray, n: int) -> np.ndarray:
@@ -251,6 +259,11 @@ def _rgb(img: np.ndarray) -> np.ndarray:
 def _resize_matrix(n_in: int, n_out: int) -> np.ndarray | None:
     """float32 bilinear resizing matrix (the image detectors' own), or None for the identity."""
     return None if n_in == n_out else interp_matrix(n_in, n_out).astype(np.float32)
+
+
+def _own_size_map(m: np.ndarray, s: int, size: tuple[int, int]) -> np.ndarray:
+    """One (s, s) graph map resized to its image's ``size``."""
+    return _resize_maps(m[None], _resize_matrix(s, size[0]), _resize_matrix(s, size[1]))[0]
 
 
 def _resize_maps(maps: np.ndarray, rh: np.ndarray | None, rw: np.ndarray | None) -> np.ndarray:
