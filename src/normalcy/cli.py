@@ -188,7 +188,9 @@ def _index_label(modality: str, current: str | None) -> str:
 
 
 def _threshold_text(threshold: Any) -> str:
-    return f"{threshold.value:.6g} ({threshold.method} = {threshold.rate:g}, n = {threshold.n_calibration})"
+    text = f"{threshold.value:.6g} ({threshold.method} = {threshold.rate:g}, n = {threshold.n_calibration})"
+    pixel = getattr(threshold, "pixel_value", None)
+    return text if pixel is None else f"{text}; pixel threshold {pixel:.6g}"
 
 
 def check_out(out: Path, force: bool, what: str) -> None:
@@ -458,6 +460,8 @@ def calibrate(
         bool,
         typer.Option("--allow-download", help="Let the model fetch pretrained weights it names."),
     ] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", help=RECURSIVE_HELP)] = False,
+    glob: Annotated[str | None, typer.Option("--glob", help=GLOB_HELP)] = None,
 ) -> None:
     """Set a saved model's threshold from held-out data and re-save it."""
     import normalcy as nc
@@ -465,7 +469,7 @@ def calibrate(
     if out is not None and out.resolve() != model.resolve():
         check_out(out, force, "a model")
     det = nc.load(model, allow_download=allow_download)
-    data = read_data(holdout, det.modality)
+    data = read_data(holdout, det.modality, recursive, glob)
     if fpr is None and contamination is None:
         fpr = 0.01
     threshold = det.calibrate(data, fpr=fpr, contamination=contamination)

@@ -170,7 +170,8 @@ class ImageSource(Sequence):
 
     def part_of(self, reference_size: tuple[int, int]) -> ImageSource:
         """These images as part of a collection whose first image has ``reference_size``:
-        they (and their maps) come out at that size, as the whole collection would."""
+        under ``on_mixed_sizes="resize"`` they (and their maps) come out at that size, as the
+        whole collection would; under ``"own"`` every image keeps its size anyway."""
         return ImageSource(self._items, self.names, self.sizes, reference_size)
 
     def subset(self, indices: Sequence[int]) -> ImageSource:
