@@ -139,3 +139,8 @@ def test_onnx_runtime_gives_maps_at_each_image_size(tmp_path):
         assert np.abs(ours.map(i) - theirs.map(i)).max() <= 1e-3 * scale
     same = noise_images(2, 80, 80, seed=9)
     assert onx.score(same).maps.shape == (2, 80, 80)
+
+
+def test_scores_fields_keep_their_positions():
+    res = nc.Scores(np.zeros(1), np.ones((1, 2, 2)), np.array([True]))
+    assert res.maps.shape == (1, 2, 2) and res.labels.tolist() == [True]

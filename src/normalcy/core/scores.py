@@ -36,11 +36,10 @@ class Scores:
     """
 
     scores: np.ndarray
+    maps: np.ndarray | list[np.ndarray] | None = None
     labels: np.ndarray | None = None
     index: Any = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
-
-    maps: np.ndarray | list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.scores = finite_output(np.asarray(self.scores, dtype=np.float64).reshape(-1), "scores")
